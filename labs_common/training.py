@@ -1,0 +1,186 @@
+"""Supervised fine-tuning of a sequence-to-sequence model (Lab 2, reused by Lab 3).
+
+Training data is a table of ``prompt`` → ``target`` pairs. Tokenization keeps every
+example at its own length; the collator pads each batch only to its longest member
+and pads the labels with -100, the index the loss ignores. The seed notebooks padded
+every input and label to 512 tokens with the pad id instead: most of each batch was
+padding, the model spent compute on it, and because padded labels were real targets
+the loss rewarded predicting padding.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from datasets import Dataset
+
+from labs_common.prompts import build_sentiment_prompt, instruction_prompt
+
+IGNORE_INDEX = -100  # label value that the cross-entropy loss skips
+
+Row = Mapping[str, object]
+
+
+def summary_pairs(rows: Sequence[Row], prompt: Callable[[str], str] = instruction_prompt) -> Dataset:
+    """``prompt(dialogue)`` → reference summary, for each DialogSum row (Lab 2, section 3)."""
+    return Dataset.from_dict(
+        {
+            "prompt": [prompt(str(row["dialogue"])) for row in rows],
+            "target": [str(row["summary"]) for row in rows],
+        }
+    )
+
+
+def sentiment_pairs(rows: Sequence[Row]) -> Dataset:
+    """Zero-shot sentiment prompt → label word, for each tweet row (Lab 2, part two)."""
+    return Dataset.from_dict(
+        {
+            "prompt": [build_sentiment_prompt(str(row["text"])) for row in rows],
+            "target": [str(row["label_text"]) for row in rows],
+        }
+    )
+
+
+def mix_pairs(parts: Mapping[str, tuple[Dataset, float]], size: int, seed: int = 0) -> Dataset:
+    """A shuffled mixture of ``size`` pairs drawn from named parts with the given shares.
+
+    ``parts`` maps a name to ``(pairs, share)``; shares must sum to 1. Each part
+    contributes ``round(share * size)`` pairs, cycling through it if it is shorter.
+    A ``task`` column records where each pair came from (Lab 2, multi-task section).
+    """
+    total = sum(share for _, share in parts.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"The mixture's shares sum to {total:g}; they must sum to 1.")
+    rng = random.Random(seed)
+    prompts: list[str] = []
+    targets: list[str] = []
+    tasks: list[str] = []
+    for name, (pairs, share) in parts.items():
+        if len(pairs) == 0:
+            raise ValueError(f"The mixture part {name!r} is empty.")
+        count = round(share * size)
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        picks = [order[i % len(order)] for i in range(count)]
+        prompts += [pairs[i]["prompt"] for i in picks]
+        targets += [pairs[i]["target"] for i in picks]
+        tasks += [name] * count
+    order = list(range(len(prompts)))
+    rng.shuffle(order)
+    return Dataset.from_dict(
+        {
+            "prompt": [prompts[i] for i in order],
+            "target": [targets[i] for i in order],
+            "task": [tasks[i] for i in order],
+        }
+    )
+
+
+def tokenize_pairs(
+    pairs: Dataset, tokenizer, max_source_length: int = 512, max_target_length: int = 128
+) -> Dataset:
+    """Token ids for prompts and targets, truncated but not padded (the collator pads)."""
+
+    def encode(batch):
+        encoded = tokenizer(batch["prompt"], max_length=max_source_length, truncation=True)
+        encoded["labels"] = tokenizer(
+            text_target=batch["target"], max_length=max_target_length, truncation=True
+        )["input_ids"]
+        return encoded
+
+    return pairs.map(encode, batched=True, remove_columns=pairs.column_names)
+
+
+@dataclass
+class TrainingRun:
+    """What a fine-tuning run leaves behind for the lab to show."""
+
+    losses: list[tuple[int, float]]  # (step, training loss) at each logging step
+    seconds: float  # wall-clock training time
+    steps: int
+    peak_gpu_memory_bytes: int | None = None  # None on a CPU
+    log_history: list[dict] = field(default_factory=list, repr=False)
+
+
+def train_seq2seq(
+    model,
+    tokenizer,
+    pairs: Dataset,
+    *,
+    max_steps: int,
+    learning_rate: float,
+    batch_size: int = 16,
+    warmup_steps: int = 0,
+    weight_decay: float = 0.0,
+    logging_steps: int = 10,
+    seed: int = 0,
+    bf16: bool = False,
+    max_source_length: int = 512,
+    max_target_length: int = 128,
+    progress: bool = False,
+    output_dir: str | None = None,
+) -> TrainingRun:
+    """Fine-tune ``model`` in place on ``pairs`` with ``Seq2SeqTrainer`` (Lab 2, sections 4–5).
+
+    Works for a plain model (full fine-tuning) and for a peft model (only the adapter
+    trains). ``bf16`` comes from the profile's precision rules: FLAN-T5 overflows in
+    fp16, so fp16 is never used. The learning rate decays linearly to zero.
+    """
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    if max_steps < 1:
+        raise ValueError("max_steps must be at least 1.")
+    tokenized = tokenize_pairs(pairs, tokenizer, max_source_length, max_target_length)
+    on_gpu = torch.cuda.is_available()
+    with tempfile.TemporaryDirectory() as scratch:
+        args = Seq2SeqTrainingArguments(
+            output_dir=output_dir or scratch,
+            max_steps=max_steps,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=warmup_steps,
+            weight_decay=weight_decay,
+            lr_scheduler_type="linear",
+            logging_steps=logging_steps,
+            save_strategy="no",
+            report_to="none",
+            seed=seed,
+            data_seed=seed,
+            bf16=bf16,
+            fp16=False,
+            use_cpu=not on_gpu,
+            disable_tqdm=not progress,
+            dataloader_num_workers=0,
+        )
+        trainer = Seq2SeqTrainer(
+            model=model,
+            args=args,
+            train_dataset=tokenized,
+            data_collator=DataCollatorForSeq2Seq(
+                tokenizer, model=model, label_pad_token_id=IGNORE_INDEX
+            ),
+            processing_class=tokenizer,
+        )
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing is deprecated.*")
+            trainer.train()
+        seconds = time.perf_counter() - start
+    history = list(trainer.state.log_history)
+    losses = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
+    model.eval()
+    return TrainingRun(
+        losses=losses,
+        seconds=seconds,
+        steps=int(trainer.state.global_step),
+        peak_gpu_memory_bytes=torch.cuda.max_memory_allocated() if on_gpu else None,
+        log_history=history,
+    )
