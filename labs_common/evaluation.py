@@ -1,0 +1,97 @@
+"""Scoring a model on the labs' two tasks: summarizing dialogues and labelling sentiment."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+
+from labs_common.generation import generate_batched
+from labs_common.metrics import rouge_per_example
+from labs_common.prompts import (
+    SENTIMENT_LABELS,
+    build_sentiment_prompt,
+    instruction_prompt,
+    normalize_label,
+)
+
+Row = Mapping[str, object]
+
+
+def summarize(
+    model,
+    tokenizer,
+    dialogues: Sequence[str],
+    prompt: Callable[[str], str] = instruction_prompt,
+    *,
+    batch_size: int = 16,
+    max_new_tokens: int = 64,
+    progress: bool = True,
+    description: str = "summarizing",
+    **generate_kwargs,
+) -> list[str]:
+    """One generated summary per dialogue, prompted with ``prompt`` (greedy by default)."""
+    prompts = [prompt(d) for d in dialogues]
+    return generate_batched(
+        model,
+        tokenizer,
+        prompts,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        progress=progress,
+        description=description,
+        **generate_kwargs,
+    )
+
+
+def score_summaries(summaries: Sequence[str], references: Sequence[str]) -> dict:
+    """Mean ROUGE plus the per-example ROUGE-1 that confidence intervals need."""
+    per = rouge_per_example(summaries, references)
+    means = {key: sum(values) / len(values) for key, values in per.items()}
+    return {"mean": means, "per_example": per}
+
+
+def pick_examples_per_class(
+    rows: Sequence[Row],
+    per_class: int = 1,
+    labels: Sequence[str] = SENTIMENT_LABELS,
+    seed: int = 0,
+) -> list[Row]:
+    """``per_class`` rows of each label, interleaved, drawn with a fixed seed (few-shot demos)."""
+    rng = random.Random(seed)
+    by_label = {label: [r for r in rows if r["label_text"] == label] for label in labels}
+    for label, members in by_label.items():
+        if len(members) < per_class:
+            raise ValueError(f"Only {len(members)} rows labelled {label!r}; need {per_class}.")
+    picked = {label: rng.sample(members, per_class) for label, members in by_label.items()}
+    order = [label for _ in range(per_class) for label in labels]
+    rng.shuffle(order)
+    counters = dict.fromkeys(labels, 0)
+    demos = []
+    for label in order:
+        demos.append(picked[label][counters[label]])
+        counters[label] += 1
+    return demos
+
+
+def classify_sentiment(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    examples: Sequence[Row] = (),
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+    description: str = "classifying",
+) -> list[str]:
+    """The label the model gives each text (``"other"`` when it names none), greedy."""
+    prompts = [build_sentiment_prompt(t, examples) for t in texts]
+    answers = generate_batched(
+        model,
+        tokenizer,
+        prompts,
+        batch_size=batch_size,
+        max_new_tokens=4,
+        progress=progress,
+        description=description,
+    )
+    return [normalize_label(a) for a in answers]

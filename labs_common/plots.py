@@ -1,0 +1,135 @@
+"""Plots for the labs. Each helper returns ``(fig, ax)`` and writes no files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def grouped_bars(
+    scores: Mapping[str, Mapping[str, float]],
+    title: str = "",
+    ylabel: str = "score",
+    errors: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
+):
+    """Bars grouped by metric, one colour per setting (e.g. ROUGE per prompt style).
+
+    ``scores`` maps a setting to ``{metric: value}``; ``errors`` optionally gives
+    ``(low, high)`` per setting and metric, drawn as error bars.
+    """
+    settings = list(scores)
+    metrics = list(next(iter(scores.values())))
+    x = np.arange(len(metrics))
+    width = 0.8 / len(settings)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) + 2), 4))
+    for i, setting in enumerate(settings):
+        values = [scores[setting][m] for m in metrics]
+        yerr = None
+        if errors and setting in errors:
+            yerr = np.array(
+                [[values[j] - errors[setting][m][0], errors[setting][m][1] - values[j]]
+                 for j, m in enumerate(metrics)]
+            ).T
+        bars = ax.bar(x + (i - (len(settings) - 1) / 2) * width, values, width, label=setting,
+                      yerr=yerr, capsize=3)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+    ax.set_xticks(x, metrics)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.set_ylim(0, max(max(v.values()) for v in scores.values()) * 1.25 + 1e-9)
+    fig.tight_layout()
+    return fig, ax
+
+
+def loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: str = "training loss"):
+    """Training loss against step, one line per run (``{name: [(step, loss), ...]}``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, points in curves.items():
+        if points:
+            steps, losses = zip(*points, strict=True)
+            ax.plot(steps, losses, marker=".", label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig, ax
+
+
+def confusion_heatmap(matrix, classes: Sequence[str], title: str = ""):
+    """A confusion matrix (rows: truth, columns: prediction, last column may be 'other')."""
+    matrix = np.asarray(matrix)
+    columns = list(classes) + (["other"] if matrix.shape[1] > len(classes) else [])
+    fig, ax = plt.subplots(figsize=(1.2 * len(columns) + 1.5, 1.1 * len(classes) + 1))
+    ax.imshow(matrix, cmap="Blues")
+    for (row, col), count in np.ndenumerate(matrix):
+        color = "white" if count > matrix.max() / 2 else "black"
+        ax.text(col, row, str(count), ha="center", va="center", color=color)
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig, ax
+
+
+def before_after_histogram(before: Sequence[float], after: Sequence[float], xlabel: str,
+                           title: str = "", bins: int = 20):
+    """Two overlaid histograms on shared bins (e.g. toxicity before and after PPO)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    edges = np.histogram_bin_edges(np.concatenate([before, after]), bins=bins)
+    ax.hist(before, bins=edges, alpha=0.6, label="before")
+    ax.hist(after, bins=edges, alpha=0.6, label="after")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig, ax
+
+
+def training_stats(history: Sequence[Mapping[str, float]], keys: Sequence[str], title: str = ""):
+    """One small panel per logged statistic against step (e.g. reward and KL during PPO)."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    steps = range(1, len(history) + 1)
+    for ax, key in zip(axes[0], keys, strict=True):
+        ax.plot(steps, [h[key] for h in history], marker=".")
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes[0]
+
+
+def strip_plot(values: Sequence[float], label: str, title: str = ""):
+    """Individual values as dots on one axis with their mean (e.g. one dot per seed)."""
+    fig, ax = plt.subplots(figsize=(5, 2.2))
+    ax.scatter(values, np.zeros(len(values)), s=60, zorder=3)
+    ax.axvline(float(np.mean(values)), color="grey", linestyle="--", label="mean")
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks([])
+    ax.set_xlabel(label)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig, ax
+
+
+def tradeoff_scatter(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str,
+                     title: str = ""):
+    """Labelled points, e.g. ROUGE-1 gained (x) against sentiment accuracy lost (y) per model."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, (x, y) in points.items():
+        ax.scatter([x], [y], s=50)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=9)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig, ax
