@@ -46,8 +46,17 @@ def _load(source: str, splits: tuple[str, ...], local: bool) -> DatasetDict:
     files = {split: str(folder / f"{split}.jsonl") for split in splits}
     missing = [path for path in files.values() if not Path(path).is_file()]
     if missing:
-        raise DataError(f"Missing data file {missing[0]}: rebuild the tiny world (make tiny-world).")
-    return load_dataset("json", data_files=files)
+        raise DataError(
+            f"Missing data file {missing[0]}: rebuild the tiny world (make tiny-world)."
+        )
+    # One split at a time: loading them together would fill a column that one file lacks
+    # with nulls instead of reporting it.
+    return DatasetDict(
+        {
+            split: load_dataset("json", data_files=path, split="train")
+            for split, path in files.items()
+        }
+    )
 
 
 def _subset(data: DatasetDict, sizes: dict[str, int | None]) -> DatasetDict:

@@ -29,11 +29,19 @@ def grouped_bars(
         yerr = None
         if errors and setting in errors:
             yerr = np.array(
-                [[values[j] - errors[setting][m][0], errors[setting][m][1] - values[j]]
-                 for j, m in enumerate(metrics)]
+                [
+                    [values[j] - errors[setting][m][0], errors[setting][m][1] - values[j]]
+                    for j, m in enumerate(metrics)
+                ]
             ).T
-        bars = ax.bar(x + (i - (len(settings) - 1) / 2) * width, values, width, label=setting,
-                      yerr=yerr, capsize=3)
+        bars = ax.bar(
+            x + (i - (len(settings) - 1) / 2) * width,
+            values,
+            width,
+            label=setting,
+            yerr=yerr,
+            capsize=3,
+        )
         ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
     ax.set_xticks(x, metrics)
     ax.set_ylabel(ylabel)
@@ -77,8 +85,9 @@ def confusion_heatmap(matrix, classes: Sequence[str], title: str = ""):
     return fig, ax
 
 
-def before_after_histogram(before: Sequence[float], after: Sequence[float], xlabel: str,
-                           title: str = "", bins: int = 20):
+def before_after_histogram(
+    before: Sequence[float], after: Sequence[float], xlabel: str, title: str = "", bins: int = 20
+):
     """Two overlaid histograms on shared bins (e.g. toxicity before and after PPO)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     edges = np.histogram_bin_edges(np.concatenate([before, after]), bins=bins)
@@ -119,8 +128,9 @@ def strip_plot(values: Sequence[float], label: str, title: str = ""):
     return fig, ax
 
 
-def tradeoff_scatter(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str,
-                     title: str = ""):
+def tradeoff_scatter(
+    points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, title: str = ""
+):
     """Labelled points, e.g. ROUGE-1 gained (x) against sentiment accuracy lost (y) per model."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, (x, y) in points.items():

@@ -60,9 +60,7 @@ def paired_difference_ci(
     a = np.asarray(after, dtype=float)
     b = np.asarray(before, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(
-            f"Paired scores need two equal-length lists; got {a.shape} and {b.shape}."
-        )
+        raise ValueError(f"Paired scores need two equal-length lists; got {a.shape} and {b.shape}.")
     if a.size < 2:
         raise ValueError("A confidence interval needs at least two paired examples.")
     differences = a - b

@@ -57,7 +57,11 @@ class ToxicityClassifier:
         for start in tqdm(starts, desc="scoring toxicity", disable=not progress, unit="batch"):
             batch = list(texts[start : start + self.batch_size])
             encoded = self.tokenizer(
-                batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
             ).to(self.device)
             chunks.append(self.model(**encoded).logits.float().cpu())
         if not chunks:

@@ -27,7 +27,9 @@ IGNORE_INDEX = -100  # label value that the cross-entropy loss skips
 Row = Mapping[str, object]
 
 
-def summary_pairs(rows: Sequence[Row], prompt: Callable[[str], str] = instruction_prompt) -> Dataset:
+def summary_pairs(
+    rows: Sequence[Row], prompt: Callable[[str], str] = instruction_prompt
+) -> Dataset:
     """``prompt(dialogue)`` → reference summary, for each DialogSum row (Lab 2, section 3)."""
     return Dataset.from_dict(
         {
@@ -183,4 +185,65 @@ def train_seq2seq(
         steps=int(trainer.state.global_step),
         peak_gpu_memory_bytes=torch.cuda.max_memory_allocated() if on_gpu else None,
         log_history=history,
+    )
+
+
+def collate_examples(pairs: Dataset, tokenizer, model=None, count: int = 4,
+                     max_source_length: int = 512, max_target_length: int = 128) -> dict:
+    """The first ``count`` pairs as one batch, padded the way :func:`train_seq2seq` pads.
+
+    Dynamic padding: inputs are padded to the longest prompt in the batch (attention
+    mask 0 there) and labels to the longest target with -100 (Lab 2, section 3).
+    """
+    from transformers import DataCollatorForSeq2Seq
+
+    tokenized = tokenize_pairs(pairs.select(range(min(count, len(pairs)))), tokenizer,
+                               max_source_length, max_target_length)
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=IGNORE_INDEX,
+                                      return_tensors="pt")
+    return collator([tokenized[i] for i in range(len(tokenized))])
+
+
+def pad_to_max_length_batch(pairs: Dataset, tokenizer, count: int = 4, length: int = 512) -> dict:
+    """The first ``count`` pairs padded as the seed notebooks did (for comparison only).
+
+    Every input and every label is padded to ``length`` tokens with the pad id, so the
+    padded label positions are ordinary targets that the loss trains on.
+    """
+    rows = pairs.select(range(min(count, len(pairs))))
+    encoded = tokenizer(list(rows["prompt"]), padding="max_length", max_length=length,
+                        truncation=True, return_tensors="pt")
+    encoded["labels"] = tokenizer(text_target=list(rows["target"]), padding="max_length",
+                                  max_length=length, truncation=True,
+                                  return_tensors="pt")["input_ids"]
+    return dict(encoded)
+
+
+@dataclass(frozen=True)
+class PaddingShare:
+    """How much of a batch is padding (Lab 2, section 3)."""
+
+    inputs: float  # share of input positions that are padding (attention mask 0)
+    labels: float  # share of label positions that are padding (-100 or the pad id)
+    labels_in_loss: float  # share of label positions that are padding the loss still trains on
+
+    def __str__(self) -> str:
+        return (f"inputs {self.inputs:.0%} padding, labels {self.labels:.0%} padding, "
+                f"{self.labels_in_loss:.0%} of label positions are padding the loss trains on")
+
+
+def padding_share(batch: Mapping[str, torch.Tensor], pad_token_id: int) -> PaddingShare:
+    """Shares of padding in a collated batch with ``input_ids``, ``attention_mask``, ``labels``.
+
+    Label padding written as -100 is ignored by the loss; label padding written as the
+    pad id (the seeds' mistake) is trained on, as if "predict <pad>" were the task.
+    """
+    mask = torch.as_tensor(batch["attention_mask"])
+    labels = torch.as_tensor(batch["labels"])
+    ignored = labels == IGNORE_INDEX
+    padded_targets = labels == pad_token_id
+    return PaddingShare(
+        inputs=float((mask == 0).float().mean()),
+        labels=float((ignored | padded_targets).float().mean()),
+        labels_in_loss=float(padded_targets.float().mean()),
     )

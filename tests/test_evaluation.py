@@ -4,8 +4,10 @@ import pytest
 
 from labs_common import evaluation
 
-ROWS = [{"text": f"t{i}", "label_text": lab} for i, lab in
-        enumerate(["negative", "neutral", "positive"] * 4)]
+ROWS = [
+    {"text": f"t{i}", "label_text": lab}
+    for i, lab in enumerate(["negative", "neutral", "positive"] * 4)
+]
 
 
 def test_pick_examples_per_class_covers_every_label_and_is_seeded():
@@ -20,8 +22,9 @@ def test_pick_examples_per_class_says_when_a_label_is_short():
 
 
 def test_classify_sentiment_returns_normalized_labels(tiny_t5, word_tokenizer):
-    labels = evaluation.classify_sentiment(tiny_t5, word_tokenizer, ["i love this", "hate"],
-                                           progress=False)
+    labels = evaluation.classify_sentiment(
+        tiny_t5, word_tokenizer, ["i love this", "hate"], progress=False
+    )
     assert len(labels) == 2
     assert all(label in ("negative", "neutral", "positive", "other") for label in labels)
 

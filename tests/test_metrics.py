@@ -10,7 +10,8 @@ REFERENCES = ["#Person1# bought a ticket to Paris on Monday.", "The weather is n
 
 def test_rouge_equals_the_mean_of_rouge_score_with_stemming():
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    expected = np.mean([scorer.score(r, p)["rouge1"].fmeasure for p, r in zip(PREDICTIONS, REFERENCES)])
+    pairs = zip(PREDICTIONS, REFERENCES, strict=True)
+    expected = np.mean([scorer.score(r, p)["rouge1"].fmeasure for p, r in pairs])
     result = metrics.rouge(PREDICTIONS, REFERENCES)
     assert set(result) == set(metrics.ROUGE_KEYS)
     assert result["rouge1"] == pytest.approx(expected)
@@ -27,7 +28,9 @@ def test_rouge_refuses_mismatched_lengths():
 
 
 def test_bleu_is_on_a_zero_to_one_scale():
-    assert metrics.bleu(["the cat sat on the mat"], ["the cat sat on the mat"]) == pytest.approx(1.0)
+    assert metrics.bleu(["the cat sat on the mat"], ["the cat sat on the mat"]) == pytest.approx(
+        1.0
+    )
     partial = metrics.bleu(["the cat sat on a mat today"], ["the cat sat on the mat"])
     assert 0.0 < partial < 1.0
 

@@ -37,8 +37,13 @@ def test_sentiment_prompt_zero_and_few_shot_share_one_format():
 
 @pytest.mark.parametrize(
     ("answer", "label"),
-    [("positive", "positive"), (" Negative.", "negative"), ("neutral!", "neutral"),
-     ("I think positive", "other"), ("", "other")],
+    [
+        ("positive", "positive"),
+        (" Negative.", "negative"),
+        ("neutral!", "neutral"),
+        ("I think positive", "other"),
+        ("", "other"),
+    ],
 )
 def test_normalize_label_reads_the_first_word_only(answer, label):
     assert prompts.normalize_label(answer) == label

@@ -8,9 +8,13 @@ from labs_common import results
 
 def test_record_merges_labs_and_nested_figures(tmp_path):
     path = tmp_path / "results.json"
-    results.record_results("lab1", {"rouge1": {"no_prompt": 0.1}}, profile="tiny", seed=0, path=path)
+    results.record_results(
+        "lab1", {"rouge1": {"no_prompt": 0.1}}, profile="tiny", seed=0, path=path
+    )
     results.record_results("lab1", {"rouge1": {"zero_shot": 0.3}}, profile="tiny", path=path)
-    results.record_results("lab2", {"rouge1": {"full": 0.5}}, profile="tiny", seconds=12.34, path=path)
+    results.record_results(
+        "lab2", {"rouge1": {"full": 0.5}}, profile="tiny", seconds=12.34, path=path
+    )
     data = json.loads(path.read_text())
     assert data["profile"] == "tiny"
     assert data["lab1"]["rouge1"] == {"no_prompt": 0.1, "zero_shot": 0.3}
@@ -33,8 +37,10 @@ def test_numpy_and_torch_scalars_become_plain_numbers(tmp_path):
     import torch
 
     entry = results.record_results(
-        "lab1", {"a": np.float32(0.5), "b": torch.tensor(2), "ci": (np.float64(-1), 1)},
-        profile="tiny", path=tmp_path / "r.json",
+        "lab1",
+        {"a": np.float32(0.5), "b": torch.tensor(2), "ci": (np.float64(-1), 1)},
+        profile="tiny",
+        path=tmp_path / "r.json",
     )
     assert entry == {"a": 0.5, "b": 2, "ci": [-1.0, 1]}
 
@@ -46,7 +52,10 @@ def test_non_finite_figures_are_refused(tmp_path):
 
 def test_flatten_and_format():
     figures = {"rouge1": {"full": 0.123456, "lora": 0.1}, "seeds": [0.11111, 2]}
-    assert results.flatten(figures) == {"rouge1.full": 0.123456, "rouge1.lora": 0.1,
-                                        "seeds": [0.11111, 2]}
+    assert results.flatten(figures) == {
+        "rouge1.full": 0.123456,
+        "rouge1.lora": 0.1,
+        "seeds": [0.11111, 2],
+    }
     text = results.format_results(figures)
     assert "rouge1.full  0.1235" in text and "[0.1111, 2]" in text

@@ -1,0 +1,69 @@
+import json
+
+import pytest
+
+from labs_common import data
+from labs_common.profiles import get_profile
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def dialogue_rows(n, drop=None):
+    rows = [
+        {"id": f"d{i}", "dialogue": f"#Person1#: hi {i}", "summary": f"s{i}", "topic": "t"}
+        for i in range(n)
+    ]
+    if drop:
+        for row in rows:
+            row.pop(drop)
+    return rows
+
+
+@pytest.fixture
+def tiny_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABS_DATA_DIR", str(tmp_path))
+    for split, n in (("train", 6), ("validation", 3), ("test", 4)):
+        write_jsonl(tmp_path / "tiny" / "dialogsum" / f"{split}.jsonl", dialogue_rows(n))
+    for split in ("train", "test"):
+        rows = [
+            {"id": str(i), "text": f"tweet {i}", "label": i % 3, "label_text": "neutral"}
+            for i in range(5)
+        ]
+        write_jsonl(tmp_path / "tiny" / "tweets" / f"{split}.jsonl", rows)
+    return tmp_path
+
+
+def test_dialogues_load_with_all_splits_and_sizes(tiny_folders):
+    dialogues = data.load_dialogues(get_profile("tiny"), train=2)
+    assert set(dialogues) == {"train", "validation", "test"}
+    assert len(dialogues["train"]) == 2 and len(dialogues["test"]) == 4
+    assert dialogues["test"].column_names == list(data.DIALOGUE_COLUMNS)
+
+
+def test_tweets_load(tiny_folders):
+    tweets = data.load_tweets(get_profile("tiny"), test=3)
+    assert len(tweets["test"]) == 3 and "label_text" in tweets["train"].column_names
+
+
+def test_a_missing_column_is_named(tiny_folders):
+    path = tiny_folders / "tiny" / "dialogsum" / "validation.jsonl"
+    write_jsonl(path, dialogue_rows(3, drop="summary"))
+    with pytest.raises(data.DataError, match="'validation' split .* no 'summary' column"):
+        data.load_dialogues(get_profile("tiny"))
+
+
+def test_a_missing_file_says_how_to_rebuild(tiny_folders):
+    (tiny_folders / "tiny" / "tweets" / "test.jsonl").unlink()
+    with pytest.raises(data.DataError, match="make tiny-world"):
+        data.load_tweets(get_profile("tiny"))
+
+
+def test_unique_dialogues_skips_repeats():
+    from datasets import Dataset
+
+    rows = Dataset.from_dict({"dialogue": ["a", "a", "a", "b", "b", "c"], "summary": list("123456")})
+    unique = data.unique_dialogues(rows, 2)
+    assert unique["dialogue"] == ["a", "b"] and unique["summary"] == ["1", "4"]
