@@ -1,0 +1,617 @@
+"""A compact PPO trainer for a LoRA policy, seq2seq or causal (Lab 3).
+
+trl no longer ships a PPO trainer, and none of its releases ran PPO on an
+encoder-decoder model such as FLAN-T5, so Lab 3 uses this one. The math lives in
+:mod:`labs_common.ppo_math`; this module adds the model plumbing:
+
+* **Policy**: a peft model (``PeftModelForSeq2SeqLM`` or ``PeftModelForCausalLM``) whose
+  active adapter is trained, plus a value head, ``nn.Linear(hidden_size, 1)``, on the
+  decoder's last hidden state. Only the adapter and the value head are trainable.
+* **Reference**: the policy as it was when PPO started. The starting adapter is copied
+  into a second, frozen adapter named ``"reference"`` inside the same model, so the base
+  weights exist once. A model without an adapter gets a fresh one, and the reference is
+  then the base model itself (the adapter disabled). :meth:`PPOTrainer.kl_to_reference`
+  and :meth:`PPOTrainer.kl_to_base` measure the distance to either: at step 0 the first
+  is exactly 0, the second is not (unless the starting adapter does nothing). The 2023
+  course measured KL to the base model by accident, which is why its KL was about 29 at
+  the first step, before any update.
+* **Dropout off**: the model stays in eval mode, for sampling and for the updates alike,
+  so the log-probabilities PPO compares are not noise, and the policy ratio of the first
+  mini-batch is 1.
+
+One step (:meth:`PPOTrainer.step`) samples a response per prompt, scores the responses
+with a reward function (``list[str] -> list[float]``) and runs PPO epochs on them. The
+pieces are public for teaching: :meth:`PPOTrainer.generate` gives a :class:`Rollout`,
+:meth:`PPOTrainer.optimize` runs the update on a rollout and its rewards.
+
+The step's statistics keep the names of trl's former PPO trainer (``objective/kl``,
+``ppo/policy/ratio``, ...), so plots and intuitions carry over.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from labs_common.ppo_math import (
+    AdaptiveKLController,
+    FixedKLController,
+    clipped_policy_loss,
+    clipped_value_loss,
+    compute_gae,
+    kl_from_logits,
+    logprobs_from_logits,
+    mask_after_eos,
+    masked_mean,
+    masked_whiten,
+    per_token_rewards,
+)
+
+RewardFn = Callable[[list[str]], Sequence[float]]
+Which = Literal["policy", "reference", "base"]
+REFERENCE_ADAPTER = "reference"
+VALUE_HEAD_FILE = "value_head.safetensors"
+
+
+@dataclass
+class PPOConfig:
+    """Every knob of Lab 3's PPO; the defaults follow the 2023 course where it set one."""
+
+    # --- optimization
+    learning_rate: float = 1.41e-5  # Adam step size for the adapter and the value head
+    batch_size: int = 16  # prompts per PPO step (the size the lab's loop draws)
+    mini_batch_size: int = 4  # responses per gradient step within an epoch
+    ppo_epochs: int = 1  # passes over each batch (the course used 1)
+    max_grad_norm: float | None = 1.0  # clip the gradient norm to this; None: no clipping
+    forward_batch_size: int | None = None  # rows per no-gradient forward; None: mini_batch_size
+    # --- KL penalty: reward -= kl_coef * (log p_policy - log p_reference), per token
+    init_kl_coef: float = 0.2  # starting KL coefficient (beta)
+    adaptive_kl: bool = True  # adapt beta toward target_kl (False: beta stays init_kl_coef)
+    target_kl: float = 6.0  # the per-response KL the adaptive controller aims for
+    horizon: int = 10_000  # episodes over which beta may change by about 20 %
+    # --- advantages (GAE)
+    gamma: float = 1.0  # discount per token (1: the end score counts fully at every token)
+    lam: float = 0.95  # GAE lambda: 1 = Monte Carlo returns, 0 = one-step TD
+    # --- losses
+    cliprange: float = 0.2  # policy ratio is clipped to [1 - cliprange, 1 + cliprange]
+    cliprange_value: float = 0.2  # new values stay within this of the old ones
+    vf_coef: float = 0.1  # weight of the value loss in the total loss
+    # --- sampling the responses
+    do_sample: bool = True  # sample (True) rather than decode greedily
+    top_k: int = 0  # 0: no top-k filtering (pure sampling, as in the course)
+    top_p: float = 1.0  # 1.0: no nucleus filtering
+    min_new_tokens: int = 1  # shortest response, in tokens
+    max_new_tokens: int = 64  # longest response, in tokens (unless the range below is set)
+    max_new_tokens_range: tuple[int, int] | None = None  # draw max_new_tokens per batch from
+    #   low..high inclusive (the course drew from 100..400); None: always max_new_tokens
+    max_prompt_length: int | None = 512  # prompts are truncated to this many tokens
+    # --- reproducibility
+    seed: int = 0  # seeds torch when the trainer is built, the length draws and the shuffling
+
+
+@dataclass
+class Rollout:
+    """A batch of prompts and the responses sampled for them, as text and as tokens."""
+
+    queries: list[str]
+    responses: list[str]
+    query_ids: Tensor  # (B, Q) prompt tokens: right-padded (seq2seq) or left-padded (causal)
+    query_mask: Tensor  # (B, Q) 1 for real prompt tokens
+    response_ids: Tensor  # (B, R) sampled tokens; whatever follows the first EOS is padding
+    response_mask: Tensor  # (B, R) 1 up to and including the first EOS
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def select(self, rows: Tensor, left_padded_queries: bool) -> Rollout:
+        """The given rows, with padding columns that none of them needs cut off."""
+        query_ids, query_mask = self.query_ids[rows], self.query_mask[rows]
+        query_length = int(query_mask.sum(1).max())
+        if left_padded_queries:
+            query_ids, query_mask = query_ids[:, -query_length:], query_mask[:, -query_length:]
+        else:
+            query_ids, query_mask = query_ids[:, :query_length], query_mask[:, :query_length]
+        response_length = int(self.response_mask[rows].sum(1).max())
+        index = rows.tolist()
+        return Rollout(
+            queries=[self.queries[i] for i in index],
+            responses=[self.responses[i] for i in index],
+            query_ids=query_ids,
+            query_mask=query_mask,
+            response_ids=self.response_ids[rows, :response_length],
+            response_mask=self.response_mask[rows, :response_length],
+        )
+
+
+@dataclass
+class StepResult:
+    """What one PPO step did: its statistics and the episodes it learned from."""
+
+    stats: dict[str, float]
+    queries: list[str]
+    responses: list[str]
+    rewards: list[float]
+    samples: list[dict] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One dict per episode, ready for pandas.DataFrame.
+        self.samples = [
+            {"query": q, "response": r, "reward": s}
+            for q, r, s in zip(self.queries, self.responses, self.rewards, strict=True)
+        ]
+
+
+def _add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
+    """Add an adapter ``name`` holding the same weights, in the same dtypes, as ``source``."""
+    config = copy.copy(model.peft_config[source])
+    config.inference_mode = True
+    model.add_adapter(name, config)
+    weights = get_peft_model_state_dict(model, adapter_name=source)
+    set_peft_model_state_dict(model, weights, adapter_name=name)
+    # peft may create the new adapter in float32 next to a bfloat16 source: match the source,
+    # so that both compute exactly the same function.
+    parameters = dict(model.named_parameters())
+    for key, parameter in parameters.items():
+        if f".{name}." in key:
+            twin = parameters[key.replace(f".{name}.", f".{source}.")]
+            parameter.data = parameter.data.to(twin.dtype)
+
+
+class PPOTrainer:
+    """PPO on a peft LoRA policy with a value head (Lab 3).
+
+    >>> trainer = PPOTrainer(PPOConfig(), model=peft_model, tokenizer=tok, reward_fn=fn)
+    >>> result = trainer.step(prompts)          # sample, score, optimize
+    >>> result.stats["objective/kl"], result.samples[0]
+
+    ``model`` is a ``PeftModel``: its active adapter is trained and a frozen copy of it
+    becomes the reference. A plain transformers model is wrapped with ``lora_config``
+    instead, and its base weights (the new adapter disabled) are the reference. The
+    trainer builds the value head, seeds torch with ``config.seed``, puts the model in
+    eval mode and owns the optimizer.
+    """
+
+    def __init__(
+        self,
+        config: PPOConfig,
+        model: PeftModel | nn.Module,
+        tokenizer,
+        reward_fn: RewardFn,
+        lora_config: LoraConfig | None = None,
+    ):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.reward_fn = reward_fn
+        torch.manual_seed(config.seed)
+        self._length_rng = random.Random(config.seed)
+        self._shuffle_rng = torch.Generator().manual_seed(config.seed)
+        if tokenizer.pad_token_id is None:
+            raise ValueError(
+                "The tokenizer has no pad token; set one first, e.g. "
+                "tokenizer.pad_token = tokenizer.eos_token."
+            )
+
+        if isinstance(model, PeftModel):
+            self.policy_adapter = model.active_adapter
+            if REFERENCE_ADAPTER in model.peft_config:
+                raise ValueError(f"The model already has an adapter named {REFERENCE_ADAPTER!r}.")
+            # A frozen copy of the starting adapter is the reference (no second base model).
+            _add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
+            self.reference_adapter: str | None = REFERENCE_ADAPTER
+        else:
+            if lora_config is None:
+                raise TypeError("A model without a peft adapter needs a lora_config to train.")
+            model = get_peft_model(model, lora_config)
+            self.policy_adapter = model.active_adapter
+            self.reference_adapter = None  # the base model (adapter disabled) is the reference
+        model.set_adapter(self.policy_adapter)  # trainable; every other adapter frozen
+        model.eval()
+        self.model = model
+        self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
+        self.device = next(model.parameters()).device
+        eos = model.generation_config.eos_token_id
+        eos = tokenizer.eos_token_id if eos is None else eos
+        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos)
+
+        hidden_size = model.config.get_text_config().hidden_size
+        self.value_head = nn.Linear(hidden_size, 1).to(self.device)
+        nn.init.normal_(self.value_head.weight, std=0.01)  # small: values start near 0
+        nn.init.zeros_(self.value_head.bias)
+
+        adapter_parameters = [p for p in model.parameters() if p.requires_grad]
+        self.trainable_parameters = adapter_parameters + list(self.value_head.parameters())
+        self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=config.learning_rate)
+        if config.adaptive_kl:
+            self.kl_controller = AdaptiveKLController(
+                config.init_kl_coef, config.target_kl, config.horizon
+            )
+        else:
+            self.kl_controller = FixedKLController(config.init_kl_coef)
+        self.steps_done = 0
+
+    # ------------------------------------------------------------------ the PPO step
+
+    def step(self, prompts: Sequence[str]) -> StepResult:
+        """One PPO step: sample a response per prompt, score them, optimize on them."""
+        start = time.perf_counter()
+        # 1. Roll out: sample one response per prompt from the current policy.
+        rollout = self.generate(prompts)
+        # 2. Score: one reward per response from the reward function.
+        rewards = [float(r) for r in self.reward_fn(rollout.responses)]
+        # 3.-7. Optimize on them (see optimize).
+        stats = self.optimize(rollout, rewards)
+        stats["time/step_seconds"] = time.perf_counter() - start
+        return StepResult(stats, rollout.queries, rollout.responses, rewards)
+
+    def optimize(self, rollout: Rollout, rewards: Sequence[float] | Tensor) -> dict[str, float]:
+        """PPO epochs on a rollout and one reward per response; returns the step's stats.
+
+        The main statistics, and what healthy values look like:
+
+        * ``objective/kl``: log p_policy - log p_reference, summed over each sampled
+          response and averaged; 0 at the first step, then growing as the policy moves.
+          It is a sampled estimate, so one batch can come out slightly negative.
+        * ``objective/kl_coef``: beta used this step (the adaptive controller moves it).
+        * ``objective/entropy``: -log p of the sampled tokens, summed per response; a
+          collapse toward 0 means the policy keeps repeating the same response.
+        * ``ppo/policy/ratio`` (near 1) and ``ppo/policy/clipfrac`` (a few per cent):
+          how far each update moved; far from 1 or a high clipfrac means the learning
+          rate is too high.
+        * ``ppo/policy/advantages_mean``: about 0 by construction (advantages are whitened).
+        * ``ppo/returns/mean``, ``ppo/val/error``: the value head's targets and its error.
+        * ``env/reward_mean``, ``env/reward_std``: the reward function's scores.
+        """
+        start = time.perf_counter()
+        config = self.config
+        scores = torch.as_tensor(rewards, dtype=torch.float32, device=self.device).reshape(-1)
+        if scores.numel() != len(rollout):
+            raise ValueError(f"Got {scores.numel()} rewards for {len(rollout)} responses.")
+        if not torch.isfinite(scores).all():
+            raise RuntimeError(
+                f"The reward function returned non-finite rewards ({scores.tolist()}); "
+                "check it on these responses before training on them."
+            )
+        self.model.eval()
+        mask = rollout.response_mask.float()  # (B, R)
+
+        # 3. Log-probs and values of the policy that sampled, log-probs of the reference.
+        with torch.no_grad():
+            old_logprobs, old_values = self._score(rollout, "policy", with_values=True)
+            ref_logprobs, _ = self._score(rollout, "reference", with_values=False)
+        self._check_finite("the policy's log-probabilities or values", old_logprobs, old_values)
+
+        # 4. Per-token rewards: the KL penalty on each token, the score on the last one.
+        kl_coef = self.kl_controller.value
+        token_rewards, kl = per_token_rewards(scores, old_logprobs, ref_logprobs, mask, kl_coef)
+
+        # 5. Advantages and returns by GAE; advantages whitened over the batch.
+        advantages, returns = compute_gae(token_rewards, old_values, mask, config.gamma, config.lam)
+        advantages = masked_whiten(advantages, mask)
+
+        # 6. PPO epochs over shuffled mini-batches: clipped policy + value loss, one Adam step each.
+        records: dict[str, list[float]] = {}
+        for _ in range(config.ppo_epochs):
+            order = torch.randperm(len(rollout), generator=self._shuffle_rng).to(self.device)
+            for rows in order.split(config.mini_batch_size):
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
+                length = batch.response_ids.shape[1]
+                logits, values = self._forward(batch, with_values=True)
+                logprobs = logprobs_from_logits(logits, batch.response_ids)
+                batch_mask = mask[rows, :length]
+                policy = clipped_policy_loss(
+                    logprobs,
+                    old_logprobs[rows, :length],
+                    advantages[rows, :length],
+                    batch_mask,
+                    config.cliprange,
+                )
+                value = clipped_value_loss(
+                    values,
+                    old_values[rows, :length],
+                    returns[rows, :length],
+                    batch_mask,
+                    config.cliprange_value,
+                )
+                loss = policy.loss + config.vf_coef * value.loss
+                self._check_finite("the PPO loss", loss)
+                self.optimizer.zero_grad()
+                loss.backward()
+                grad_norm = self._clip_gradients()
+                self.optimizer.step()
+                for name, number in [
+                    ("ppo/loss/policy", policy.loss),
+                    ("ppo/loss/value", value.loss),
+                    ("ppo/loss/total", loss),
+                    ("ppo/policy/ratio", policy.ratio),
+                    ("ppo/policy/clipfrac", policy.clipfrac),
+                    ("ppo/policy/approxkl", policy.approx_kl),
+                    ("ppo/val/error", value.error),
+                    ("ppo/val/clipfrac", value.clipfrac),
+                    ("ppo/grad_norm", grad_norm),
+                ]:
+                    records.setdefault(name, []).append(float(number.detach()))
+
+        # 7. Adapt the KL coefficient to the KL of this batch, and report.
+        kl_per_response = kl.sum(dim=1)  # (B,) summed log-ratio of each sampled response
+        self.kl_controller.update(float(kl_per_response.mean()), len(rollout))
+        self.steps_done += 1
+        stats = {
+            "objective/kl": float(kl_per_response.mean()),
+            "objective/kl_coef": kl_coef,
+            "objective/entropy": float((-old_logprobs * mask).sum(dim=1).mean()),
+            "ppo/mean_non_score_reward": float((-kl_coef * kl).sum(dim=1).mean()),
+            "ppo/returns/mean": float(masked_mean(returns, mask)),
+            "ppo/policy/advantages_mean": float(masked_mean(advantages, mask)),
+            "ppo/val/mean": float(masked_mean(old_values, mask)),
+            **{name: sum(numbers) / len(numbers) for name, numbers in records.items()},
+            "env/reward_mean": float(scores.mean()),
+            "env/reward_std": float(scores.std(correction=1 if len(scores) > 1 else 0)),
+            "tokens/response_length_mean": float(mask.sum(dim=1).mean()),
+            "time/step_seconds": time.perf_counter() - start,
+        }
+        return stats
+
+    # ------------------------------------------------------------------ sampling
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        use_reference: bool = False,
+        use_base: bool = False,
+        max_new_tokens: int | None = None,
+        **generation_kwargs,
+    ) -> Rollout:
+        """Sample one response per prompt, in one batched ``generate`` call, dropout off.
+
+        ``use_reference=True`` samples from the policy PPO started from (for "before"
+        samples), ``use_base=True`` from the base model without adapter. ``max_new_tokens``
+        overrides the config (and its range); ``generation_kwargs`` override the sampling
+        settings, e.g. ``do_sample=False`` for greedy summaries.
+        """
+        which: Which = "base" if use_base else "reference" if use_reference else "policy"
+        prompts = list(prompts)
+        encoded = self.tokenizer(
+            prompts,
+            padding=True,
+            truncation=self.config.max_prompt_length is not None,
+            max_length=self.config.max_prompt_length,
+            padding_side="right" if self.is_encoder_decoder else "left",
+            return_tensors="pt",
+        ).to(self.device)
+        if max_new_tokens is None:
+            max_new_tokens = self._draw_max_new_tokens()
+        settings = {
+            "do_sample": self.config.do_sample,
+            "top_k": self.config.top_k,
+            "top_p": self.config.top_p,
+            "min_new_tokens": min(self.config.min_new_tokens, max_new_tokens),
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            **generation_kwargs,
+        }
+        if not settings["do_sample"]:  # greedy: the sampling filters would only warn
+            del settings["top_k"], settings["top_p"]
+        self.model.eval()
+        with torch.no_grad(), self._using(which):
+            sequences = self.model.generate(
+                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], **settings
+            )
+        if self.is_encoder_decoder:
+            response_ids = sequences[:, 1:]  # drop the decoder start token
+        else:
+            response_ids = sequences[:, encoded["input_ids"].shape[1] :]
+        response_mask = mask_after_eos(response_ids, self.eos_token_ids)
+        response_ids = response_ids.masked_fill(response_mask == 0, self.tokenizer.pad_token_id)
+        return Rollout(
+            queries=prompts,
+            responses=self.tokenizer.batch_decode(response_ids, skip_special_tokens=True),
+            query_ids=encoded["input_ids"],
+            query_mask=encoded["attention_mask"],
+            response_ids=response_ids,
+            response_mask=response_mask,
+        )
+
+    def _draw_max_new_tokens(self) -> int:
+        if self.config.max_new_tokens_range is None:
+            return self.config.max_new_tokens
+        low, high = self.config.max_new_tokens_range
+        return self._length_rng.randint(low, high)
+
+    # ------------------------------------------------------------------ measuring
+
+    def response_logprobs(self, rollout: Rollout, which: Which = "policy") -> Tensor:
+        """log p of each response token under the policy, the reference or the base: (B, R)."""
+        with torch.no_grad():
+            logprobs, _ = self._score(rollout, which, with_values=False)
+        return logprobs * rollout.response_mask
+
+    def response_values(self, rollout: Rollout) -> Tensor:
+        """The value head's estimate at each response token of the policy: (B, R)."""
+        with torch.no_grad():
+            _, values = self._score(rollout, "policy", with_values=True)
+        return values
+
+    def kl_to_reference(self, prompts_or_rollout: Sequence[str] | Rollout) -> float:
+        """KL(policy || the policy PPO started from), per response, averaged.
+
+        Responses are sampled from the policy (or taken from the given rollout). At each
+        of their tokens the KL between the two next-token distributions is computed
+        exactly over the vocabulary, then summed along the response: an estimate of the
+        sequence-level KL that, unlike the per-sample log-ratio, is never negative.
+        """
+        return self._kl_to("reference", prompts_or_rollout)
+
+    def kl_to_base(self, prompts_or_rollout: Sequence[str] | Rollout) -> float:
+        """KL(policy || the base model without adapter), measured as in :meth:`kl_to_reference`."""
+        return self._kl_to("base", prompts_or_rollout)
+
+    def _kl_to(self, which: Which, prompts_or_rollout: Sequence[str] | Rollout) -> float:
+        rollout = prompts_or_rollout
+        if not isinstance(rollout, Rollout):
+            rollout = self.generate(rollout)
+        self.model.eval()
+        totals = []
+        with torch.no_grad():
+            for rows in self._forward_chunks(len(rollout)):
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
+                policy_logits, _ = self._forward(batch, with_values=False)
+                with self._using(which):
+                    other_logits, _ = self._forward(batch, with_values=False)
+                kl = kl_from_logits(policy_logits, other_logits) * batch.response_mask
+                totals.append(kl.sum(dim=1))
+        return float(torch.cat(totals).mean())
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the trained adapter (peft format), the value head and the config.
+
+        The adapter reloads on its own with ``PeftModel.from_pretrained(base, directory)``
+        for sampling; :meth:`load` restores adapter and value head into a trainer.
+        The optimizer state is not saved.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        adapter = get_peft_model_state_dict(self.model, adapter_name=self.policy_adapter)
+        save_file(
+            {name: tensor.contiguous() for name, tensor in adapter.items()},
+            directory / "adapter_model.safetensors",
+            metadata={"format": "pt"},
+        )
+        adapter_config = copy.copy(self.model.peft_config[self.policy_adapter])
+        adapter_config.inference_mode = True
+        adapter_config.save_pretrained(str(directory))
+        save_file(self.value_head.state_dict(), directory / VALUE_HEAD_FILE)
+        (directory / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+        return directory
+
+    def load(self, directory: str | Path) -> None:
+        """Load an adapter and value head written by :meth:`save` into the policy.
+
+        The reference adapter stays as it is (the policy PPO started from in this trainer).
+        """
+        directory = Path(directory)
+        adapter = load_peft_weights(str(directory), device=str(self.device))
+        result = set_peft_model_state_dict(self.model, adapter, adapter_name=self.policy_adapter)
+        unexpected = [key for key in result.unexpected_keys if "lora_" in key]
+        if unexpected:
+            raise ValueError(
+                f"{directory} holds weights this policy has no place for: {unexpected}"
+            )
+        self.value_head.load_state_dict(
+            load_file(directory / VALUE_HEAD_FILE, device=str(self.device))
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _using(self, which: Which) -> Iterator[None]:
+        """Run the block with the policy adapter, the frozen reference or no adapter."""
+        if which == "policy":
+            yield
+        elif which == "base" or self.reference_adapter is None:
+            with self.model.disable_adapter():
+                yield
+        else:
+            self.model.set_adapter(self.reference_adapter, inference_mode=True)
+            try:
+                yield
+            finally:
+                self.model.set_adapter(self.policy_adapter)  # trainable again, reference frozen
+
+    def _forward(self, batch: Rollout, with_values: bool) -> tuple[Tensor, Tensor | None]:
+        """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
+
+        Position t sees the prompt and the response tokens before t: its logits give
+        log p(response token t) and its hidden state gives the value of that state.
+        """
+        response_length = batch.response_ids.shape[1]
+        if self.is_encoder_decoder:
+            start = self.model.config.decoder_start_token_id
+            decoder_input_ids = torch.cat(
+                [torch.full_like(batch.response_ids[:, :1], start), batch.response_ids[:, :-1]],
+                dim=1,
+            )  # (B, R): the start token, then the response shifted right
+            output = self.model(
+                input_ids=batch.query_ids,
+                attention_mask=batch.query_mask,
+                decoder_input_ids=decoder_input_ids,
+                output_hidden_states=with_values,
+            )
+            logits = output.logits  # (B, R, V)
+            hidden = output.decoder_hidden_states[-1] if with_values else None  # (B, R, H)
+        else:
+            input_ids = torch.cat([batch.query_ids, batch.response_ids], dim=1)  # (B, Q + R)
+            attention_mask = torch.cat(
+                [batch.query_mask, torch.ones_like(batch.response_mask)], dim=1
+            )
+            # Positions as generate() numbers them: left padding does not count.
+            position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+            output = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                output_hidden_states=with_values,
+            )
+            # The last prompt token predicts the first response token, and so on.
+            window = slice(batch.query_ids.shape[1] - 1, input_ids.shape[1] - 1)
+            logits = output.logits[:, window]  # (B, R, V)
+            hidden = output.hidden_states[-1][:, window] if with_values else None
+        values = None
+        if with_values:
+            values = self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+        assert logits.shape[1] == response_length
+        return logits.float(), values
+
+    def _forward_chunks(self, size: int) -> list[Tensor]:
+        chunk = self.config.forward_batch_size or self.config.mini_batch_size
+        return list(torch.arange(size, device=self.device).split(chunk))
+
+    def _score(self, rollout: Rollout, which: Which, with_values: bool) -> tuple[Tensor, Tensor]:
+        """Log-probs (and values) of a whole rollout, forward pass by forward pass: (B, R)."""
+        logprobs = torch.zeros(rollout.response_ids.shape, device=self.device)
+        values = torch.zeros(rollout.response_ids.shape, device=self.device)
+        with self._using(which):
+            for rows in self._forward_chunks(len(rollout)):
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
+                length = batch.response_ids.shape[1]
+                logits, chunk_values = self._forward(batch, with_values=with_values)
+                logprobs[rows, :length] = logprobs_from_logits(logits, batch.response_ids)
+                if with_values:
+                    values[rows, :length] = chunk_values
+        mask = rollout.response_mask.float()
+        return logprobs * mask, values * mask
+
+    def _clip_gradients(self) -> Tensor:
+        max_norm = self.config.max_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.trainable_parameters, max_norm if max_norm is not None else float("inf")
+        )
+        self._check_finite("the gradient norm", norm)
+        return norm
+
+    def _check_finite(self, what: str, *tensors: Tensor) -> None:
+        """Stop with advice instead of training on NaN or infinity."""
+        if all(bool(torch.isfinite(t).all()) for t in tensors):
+            return
+        raise RuntimeError(
+            f"PPO step {self.steps_done}: {what} contains NaN or infinity, so the update "
+            f"was not applied. The policy or value head has diverged. Lower the learning "
+            f"rate (learning_rate={self.config.learning_rate}), keep gradient clipping on "
+            f"(max_grad_norm={self.config.max_grad_norm}), and check that the rewards are "
+            f"of a sensible size; then restart from the saved starting adapter."
+        )
