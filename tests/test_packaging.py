@@ -1,0 +1,48 @@
+"""requirements.txt pins must satisfy pyproject.toml's ranges: one source of truth for bounds."""
+
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(path):
+    out = {}
+    for line in (ROOT / path).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", f"{path}: {line} should be an exact pin"
+            out[requirement.name.lower().replace("_", "-")] = spec.version
+    return out
+
+
+def ranges():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = project["dependencies"] + project["optional-dependencies"]["test"]
+    return {Requirement(r).name.lower().replace("_", "-"): Requirement(r) for r in listed}
+
+
+def test_every_pin_lies_inside_its_range():
+    declared = ranges()
+    for name, version in {**pins("requirements.txt"), **pins("requirements-dev.txt")}.items():
+        assert name in declared, f"{name} is pinned but not declared in pyproject.toml"
+        assert declared[name].specifier.contains(version), (
+            f"{name}=={version} is outside pyproject's range {declared[name].specifier}"
+        )
+
+
+def test_every_runtime_dependency_except_torch_is_pinned():
+    pinned = pins("requirements.txt")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = Requirement(requirement).name.lower().replace("_", "-")
+        if name != "torch":
+            assert name in pinned, f"{name} has a range in pyproject.toml but no pin"
+
+
+def test_the_tested_torch_satisfies_the_range():
+    assert ranges()["torch"].specifier.contains("2.13.0")
