@@ -64,6 +64,8 @@ def test_a_missing_file_says_how_to_rebuild(tiny_folders):
 def test_unique_dialogues_skips_repeats():
     from datasets import Dataset
 
-    rows = Dataset.from_dict({"dialogue": ["a", "a", "a", "b", "b", "c"], "summary": list("123456")})
+    rows = Dataset.from_dict(
+        {"dialogue": ["a", "a", "a", "b", "b", "c"], "summary": list("123456")}
+    )
     unique = data.unique_dialogues(rows, 2)
     assert unique["dialogue"] == ["a", "b"] and unique["summary"] == ["1", "4"]
