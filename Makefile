@@ -36,5 +36,11 @@ lint: install
 strip: install
 	$(BIN)/nbstripout notebooks/*.ipynb
 
+# The labs' fast paths against seed-style baselines: tiny scale, CPU, one ratio table.
+# One thread: on a shared 2-core machine busy cores make OpenMP threads wait for each other.
+# Full scale on a GPU: python -m benchmarks.run_all --scale full --device cuda (benchmarks/README.md).
+bench: install
+	$(BIN)/python -m benchmarks.run_all --scale tiny --device cpu --threads 1
+
 clean:
 	rm -rf build
