@@ -54,14 +54,21 @@ def pick_examples_per_class(
     rows: Sequence[Row],
     per_class: int = 1,
     labels: Sequence[str] = SENTIMENT_LABELS,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> list[Row]:
-    """``per_class`` rows of each label, interleaved, drawn with a fixed seed (few-shot demos)."""
-    rng = random.Random(seed)
+    """``per_class`` rows of each label, as few-shot demos, the labels taking turns.
+
+    With ``seed=None`` these are the first rows of each label, in label order, which is
+    what the labs use; with a seed they are drawn at random and shuffled, to see how
+    much the choice of examples matters.
+    """
     by_label = {label: [r for r in rows if r["label_text"] == label] for label in labels}
     for label, members in by_label.items():
         if len(members) < per_class:
             raise ValueError(f"Only {len(members)} rows labelled {label!r}; need {per_class}.")
+    if seed is None:
+        return [by_label[label][i] for i in range(per_class) for label in labels]
+    rng = random.Random(seed)
     picked = {label: rng.sample(members, per_class) for label, members in by_label.items()}
     order = [label for _ in range(per_class) for label in labels]
     rng.shuffle(order)
@@ -95,3 +102,17 @@ def classify_sentiment(
         description=description,
     )
     return [normalize_label(a) for a in answers]
+
+
+def answer_counts(
+    predictions: Sequence[str], labels: Sequence[str] = SENTIMENT_LABELS
+) -> dict[str, int]:
+    """How often each label was answered, every label listed (zeros too), then ``"other"``.
+
+    A model that forgot a task often collapses onto one label or stops answering with a
+    label at all; the counts show it where accuracy alone does not (Lab 2, section 9).
+    """
+    counts = dict.fromkeys([*labels, "other"], 0)
+    for prediction in predictions:
+        counts[prediction if prediction in counts else "other"] += 1
+    return counts

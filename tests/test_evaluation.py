@@ -16,6 +16,11 @@ def test_pick_examples_per_class_covers_every_label_and_is_seeded():
     assert demos == evaluation.pick_examples_per_class(ROWS, per_class=2, seed=5)
 
 
+def test_pick_examples_per_class_without_seed_takes_the_first_of_each_label_in_turn():
+    demos = evaluation.pick_examples_per_class(ROWS, per_class=2)
+    assert [d["text"] for d in demos] == ["t0", "t1", "t2", "t3", "t4", "t5"]
+
+
 def test_pick_examples_per_class_says_when_a_label_is_short():
     with pytest.raises(ValueError, match="neutral"):
         evaluation.pick_examples_per_class([r for r in ROWS if r["label_text"] != "neutral"])
@@ -33,3 +38,9 @@ def test_score_summaries_returns_means_and_per_example():
     scores = evaluation.score_summaries(["a cat sat", "dogs"], ["a cat sat", "a cat"])
     assert scores["per_example"]["rouge1"] == [1.0, 0.0]
     assert scores["mean"]["rouge1"] == 0.5
+
+
+def test_answer_counts_lists_every_label_and_puts_the_rest_in_other():
+    counts = evaluation.answer_counts(["positive", "positive", "other", "banana"])
+    assert counts == {"negative": 0, "neutral": 0, "positive": 2, "other": 2}
+    assert list(counts) == ["negative", "neutral", "positive", "other"]
