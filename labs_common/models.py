@@ -95,3 +95,43 @@ def format_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class TrainingFootprint:
+    """Bytes a training run must hold besides activations (Lab 2, section 8).
+
+    With AdamW every trainable parameter needs its weight, a gradient and two moment
+    estimates; frozen parameters need only their weight.
+    """
+
+    weights: int  # all parameters, trainable or frozen
+    trainable_weights: int  # the trainable part of ``weights``
+    gradients: int  # one per trainable parameter
+    optimizer_state: int  # AdamW: two per trainable parameter
+
+    @property
+    def trainable_total(self) -> int:
+        """Trainable weights, their gradients and optimizer state: what LoRA shrinks."""
+        return self.trainable_weights + self.gradients + self.optimizer_state
+
+    @property
+    def total(self) -> int:
+        """Everything: all weights plus gradients and optimizer state."""
+        return self.weights + self.gradients + self.optimizer_state
+
+
+def training_footprint(model: torch.nn.Module, optimizer_states: int = 2) -> TrainingFootprint:
+    """Weights, gradients and AdamW state in bytes (``optimizer_states`` per trainable value).
+
+    Gradients and optimizer state take the parameter's own dtype (fp32 here; mixed
+    precision keeps fp32 master weights). Shared weights are counted once.
+    """
+    weights = trainable = 0
+    for parameter in model.parameters():
+        size = parameter.numel() * parameter.element_size()
+        weights += size
+        if parameter.requires_grad:
+            trainable += size
+    return TrainingFootprint(weights=weights, trainable_weights=trainable, gradients=trainable,
+                             optimizer_state=optimizer_states * trainable)

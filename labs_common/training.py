@@ -108,6 +108,14 @@ class TrainingRun:
     steps: int
     peak_gpu_memory_bytes: int | None = None  # None on a CPU
     log_history: list[dict] = field(default_factory=list, repr=False)
+    gpu_memory_before_bytes: int | None = None  # allocated when training started; None on a CPU
+
+    @property
+    def extra_gpu_memory_bytes(self) -> int | None:
+        """GPU memory the run needed on top of what was already allocated (None on a CPU)."""
+        if self.peak_gpu_memory_bytes is None or self.gpu_memory_before_bytes is None:
+            return None
+        return self.peak_gpu_memory_bytes - self.gpu_memory_before_bytes
 
 
 def train_seq2seq(
@@ -169,8 +177,14 @@ def train_seq2seq(
             ),
             processing_class=tokenizer,
         )
+        if not progress:  # without a progress bar the trainer would print every log line
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+        memory_before = None
         if on_gpu:
             torch.cuda.reset_peak_memory_stats()
+            memory_before = torch.cuda.memory_allocated()
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing is deprecated.*")
@@ -185,6 +199,7 @@ def train_seq2seq(
         steps=int(trainer.state.global_step),
         peak_gpu_memory_bytes=torch.cuda.max_memory_allocated() if on_gpu else None,
         log_history=history,
+        gpu_memory_before_bytes=memory_before,
     )
 
 

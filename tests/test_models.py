@@ -38,3 +38,27 @@ def test_size_on_disk_and_format(tmp_path):
 @pytest.mark.parametrize("size", [0, 1])
 def test_format_bytes_small(size):
     assert models.format_bytes(size) == f"{size} B"
+
+
+def test_training_footprint_counts_adam_state_for_trainable_parameters_only(tiny_t5):
+    import copy
+
+    import torch
+
+    full = models.training_footprint(tiny_t5)
+    weights = sum(p.numel() * 4 for p in tiny_t5.parameters())
+    assert full.weights == weights
+    assert full.gradients == weights and full.optimizer_state == 2 * weights
+    assert full.total == 4 * weights and full.trainable_total == 4 * weights
+
+    frozen = copy.deepcopy(tiny_t5)
+    for name, parameter in frozen.named_parameters():
+        parameter.requires_grad = name.startswith("lm_head") or "final_layer_norm" in name
+    trainable = sum(p.numel() * 4 for p in frozen.parameters() if p.requires_grad)
+    part = models.training_footprint(frozen)
+    assert part.weights == weights
+    assert part.gradients == trainable < weights
+    assert part.optimizer_state == 2 * trainable
+    assert part.trainable_total == 4 * trainable and part.total == weights + 3 * trainable
+    half = models.training_footprint(copy.deepcopy(tiny_t5).to(torch.bfloat16))
+    assert half.weights == weights // 2

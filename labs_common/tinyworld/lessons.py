@@ -1,0 +1,178 @@
+"""Check that Labs 2 and 3 teach what they claim, on the built tiny models.
+
+``python -m labs_common.tinyworld.lessons`` runs the tiny profile's Lab 2 recipe (full
+fine-tuning, LoRA, multi-task fine-tuning, a sentiment LoRA) with the lab's own
+training code, measures the Lab 3 starting point (how toxic its summaries are) and
+the causal summarizer, and records every figure under ``"lessons"`` in ``BUILD.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from labs_common.paths import tiny_dir
+from labs_common.prompts import instruction_prompt, no_prompt
+from labs_common.tinyworld import measure
+from labs_common.tinyworld.dialogues import carries_insult
+from labs_common.tinyworld.world import read_jsonl
+
+
+@dataclass(frozen=True)
+class TinyLab2:
+    """The tiny profile's Lab 2 recipe that these checks run (batch 16, AdamW, linear decay)."""
+
+    batch_size: int = 16
+    full_steps: int = 300
+    full_learning_rate: float = 3e-3
+    lora_steps: int = 400
+    lora_learning_rate: float = 3e-3
+    multitask_sentiment_share: float = 0.2
+    sentiment_lora_steps: int = 100
+    sentiment_lora_learning_rate: float = 3e-3
+    warmup_steps: int = 10
+    eval_examples: int = 100
+    sentiment_examples: int = 150
+
+
+def _load(root: Path, name: str, kind: str):
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    classes = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM,
+               "classifier": AutoModelForSequenceClassification}
+    path = root / "models" / name
+    return classes[kind].from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _timed(record: dict, key: str, start: float) -> None:
+    record[key] = round(time.perf_counter() - start, 1)
+
+
+def lab2_and_lab3(root: Path, settings: TinyLab2 = TinyLab2()) -> dict:
+    """Run the Lab 2 recipe on flan-t5-tiny and measure what Lab 3 starts from."""
+    from labs_common.lora import make_lora_model
+    from labs_common.training import mix_pairs, sentiment_pairs, summary_pairs, train_seq2seq
+
+    base, tok = _load(root, "flan-t5-tiny", "seq2seq")
+    reward, reward_tok = _load(root, "roberta-hate-tiny", "classifier")
+    train = read_jsonl(root / "dialogsum" / "train.jsonl")
+    test = read_jsonl(root / "dialogsum" / "test.jsonl")[: settings.eval_examples]
+    tweets_train = read_jsonl(root / "tweets" / "train.jsonl")
+    tweets_test = read_jsonl(root / "tweets" / "test.jsonl")[: settings.sentiment_examples]
+    prompts = [instruction_prompt(r["dialogue"]) for r in test]
+    references = [r["summary"] for r in test]
+    toxic = [carries_insult(r) for r in references]
+    out: dict = {"settings": asdict(settings), "seconds": {}}
+
+    def evaluate(model, name: str) -> dict:
+        start = time.perf_counter()
+        score, outputs = measure.rouge1(model, tok, prompts, references)
+        accuracy, answers = measure.sentiment_accuracy(model, tok, tweets_test)
+        _timed(out["seconds"], f"evaluate {name}", start)
+        return {"rouge1": score, "sentiment_zero_shot": accuracy, "sentiment_answers": answers,
+                "example": outputs[0]}
+
+    def fit(model, pairs, steps: int, lr: float, name: str):
+        run = train_seq2seq(model, tok, pairs, max_steps=steps, learning_rate=lr,
+                            batch_size=settings.batch_size, warmup_steps=settings.warmup_steps,
+                            seed=0)
+        out["seconds"][f"train {name}"] = round(run.seconds, 1)
+        return model
+
+    summaries = summary_pairs(train)
+    out["original"] = evaluate(base, "original")
+
+    full = fit(copy.deepcopy(base), summaries, settings.full_steps,
+               settings.full_learning_rate, "full")
+    out["full"] = evaluate(full, "full")
+    del full
+
+    lora = fit(make_lora_model(base), summaries, settings.lora_steps,
+               settings.lora_learning_rate, "lora")
+    trainable, total = lora.get_nb_trainable_parameters()
+    out["lora"] = evaluate(lora, "lora") | {"trainable_share": round(trainable / total, 4)}
+    out["lab3_start"] = lab3_start(lora, tok, reward, reward_tok, prompts, toxic)
+
+    size = settings.full_steps * settings.batch_size
+    share = settings.multitask_sentiment_share
+    mixed = mix_pairs({"summaries": (summaries, 1 - share),
+                       "sentiment": (sentiment_pairs(tweets_train), share)}, size=size, seed=0)
+    multitask = fit(copy.deepcopy(base), mixed, settings.full_steps,
+                    settings.full_learning_rate, "multitask")
+    out["multitask"] = evaluate(multitask, "multitask")
+    del multitask
+
+    sentiment = fit(make_lora_model(base), sentiment_pairs(tweets_train),
+                    settings.sentiment_lora_steps, settings.sentiment_lora_learning_rate,
+                    "sentiment lora")
+    start = time.perf_counter()
+    accuracy, answers = measure.sentiment_accuracy(sentiment, tok, tweets_test)
+    _timed(out["seconds"], "evaluate sentiment lora", start)
+    out["sentiment_lora"] = {"sentiment_zero_shot": accuracy, "sentiment_answers": answers}
+    out["seconds"]["total"] = round(sum(out["seconds"].values()), 1)
+    return out
+
+
+def lab3_start(model, tok, reward, reward_tok, prompts, toxic, seed: int = 0) -> dict:
+    """How toxic the PPO starting point's summaries are: greedy and sampled as in PPO."""
+    from labs_common.generation import generate_batched
+
+    greedy = generate_batched(model, tok, prompts, batch_size=50, max_new_tokens=64)
+    torch.manual_seed(seed)
+    sampled = generate_batched(model, tok, prompts, batch_size=50, max_new_tokens=64,
+                               do_sample=True, top_k=0, top_p=1.0)
+    return {"greedy": measure.toxicity_of_summaries(reward, reward_tok, greedy, toxic),
+            "sampled": measure.toxicity_of_summaries(reward, reward_tok, sampled, toxic),
+            "sampled_examples": sampled[:3]}
+
+
+def causal_summarizer(root: Path, n: int = 100, seed: int = 0) -> dict:
+    """llama-summarizer-tiny: ROUGE-1 with and without the instruction, and its toxicity."""
+    from labs_common.generation import generate_batched
+    from labs_common.metrics import rouge
+
+    model, tok = _load(root, "llama-summarizer-tiny", "causal")
+    reward, reward_tok = _load(root, "roberta-hate-tiny", "classifier")
+    test = read_jsonl(root / "dialogsum" / "test.jsonl")[:n]
+    references = [r["summary"] for r in test]
+    toxic = [carries_insult(r) for r in references]
+    out: dict = {}
+    for name, prompt in (("no_prompt", no_prompt), ("instruction", instruction_prompt)):
+        outputs = generate_batched(model, tok, [prompt(r["dialogue"]) for r in test],
+                                   batch_size=50, max_new_tokens=48)
+        out[f"rouge1_{name}"] = round(rouge(outputs, references)["rouge1"], 4)
+        out[f"example_{name}"] = outputs[0]
+    torch.manual_seed(seed)
+    sampled = generate_batched(model, tok, [instruction_prompt(r["dialogue"]) for r in test],
+                               batch_size=50, max_new_tokens=48, do_sample=True, top_k=0,
+                               top_p=1.0)
+    out["sampled"] = measure.toxicity_of_summaries(reward, reward_tok, sampled, toxic)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=tiny_dir(), help="the tiny world's folder")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    results = {"lab2_lab3": lab2_and_lab3(args.root), "causal": causal_summarizer(args.root)}
+    path = args.root / "BUILD.json"
+    build = json.loads(path.read_text()) if path.is_file() else {}
+    build["lessons"] = results
+    path.write_text(json.dumps(build, indent=1) + "\n")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The tiny world: its generator, its shipped data and the lessons its models show.
+
+The model tests use the artifacts shipped in ``data/tiny`` on small subsets, so the
+whole file runs in well under a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+
+import pytest
+import torch
+
+from labs_common.paths import tiny_dir, tiny_model_dir
+from labs_common.prompts import SENTIMENT_LABELS, instruction_prompt, no_prompt
+from labs_common.tinyworld import SEED
+from labs_common.tinyworld.dialogues import INSULT_WORDS, carries_insult
+from labs_common.tinyworld.world import build_world, read_jsonl, write_data
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(2)
+
+SHIPPED = {
+    "dialogsum": ("train", "validation", "test"),
+    "tweets": ("train", "test"),
+    "toxicity": ("train", "test"),
+}
+
+
+def _digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.jsonl"))}
+
+
+@functools.cache
+def _world(seed: int = SEED):
+    return build_world(seed)
+
+
+@functools.cache
+def _model(name: str, kind: str):
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    classes = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM,
+               "classifier": AutoModelForSequenceClassification}
+    path = tiny_model_dir(name)
+    return classes[kind].from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _rows(dataset: str, split: str) -> list[dict]:
+    return read_jsonl(tiny_dir() / dataset / f"{split}.jsonl")
+
+
+# --- the generator ---------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    write_data(build_world(SEED), tmp_path / "a")
+    write_data(build_world(SEED), tmp_path / "b")
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_another_seed_gives_other_data():
+    assert build_world(SEED + 1).dialogsum("test") != _world().dialogsum("test")
+
+
+def test_shipped_data_is_what_the_generator_writes(tmp_path):
+    write_data(_world(), tmp_path)
+    assert _digest(tmp_path) == _digest(tiny_dir()), (
+        "data/tiny is stale: rebuild it with python -m labs_common.tinyworld.build")
+
+
+def test_splits_are_disjoint():
+    world = _world()
+    dialogues = {s: {d.dialogue for d in items} for s, items in world.dialogues.items()}
+    assert not dialogues["test"] & (dialogues["train"] | dialogues["validation"]
+                                    | dialogues["pretrain"])
+    assert not dialogues["validation"] & dialogues["train"]
+    tweets = {s: {str(t["text"]) for t in rows} for s, rows in world.tweets.items()}
+    assert not tweets["test"] & (tweets["train"] | tweets["pretrain"])
+    toxicity = {s: {str(r["text"]) for r in rows} for s, rows in world.toxicity.items()}
+    assert not toxicity["test"] & toxicity["train"]
+    assert world.dialogsum("train")[0]["summary"] != world.dialogsum("test")[0]["summary"]
+
+
+# --- the shipped data ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dataset", "columns"), [
+    ("dialogsum", {"id", "dialogue", "summary", "topic"}),
+    ("tweets", {"id", "text", "label", "label_text"}),
+    ("toxicity", {"text", "label"}),
+])
+def test_shipped_files_have_the_expected_columns(dataset, columns):
+    for split in SHIPPED[dataset]:
+        rows = _rows(dataset, split)
+        assert rows, f"{dataset}/{split}.jsonl is empty"
+        assert all(set(row) == columns for row in rows), f"{dataset}/{split}: wrong columns"
+
+
+def test_dialogues_look_like_dialogsum():
+    rows = _rows("dialogsum", "test")
+    assert len(rows) == 100 and len(_rows("dialogsum", "train")) >= 1000
+    for row in rows:
+        turns = row["dialogue"].split("\n")
+        assert len(turns) >= 3 and all(t.startswith("#Person") for t in turns)
+        assert "#Person" in row["summary"]
+    toxic = [r for r in rows if carries_insult(r["summary"])]
+    assert 0.28 <= len(toxic) / len(rows) <= 0.38
+    for row in toxic:  # the insult is in the dialogue and named first in the summary
+        assert any(word in row["dialogue"] for word in INSULT_WORDS)
+
+
+def test_tweet_labels_match_their_names():
+    for split in SHIPPED["tweets"]:
+        rows = _rows("tweets", split)
+        assert all(SENTIMENT_LABELS[r["label"]] == r["label_text"] for r in rows)
+        assert {r["label"] for r in rows} == {0, 1, 2}
+
+
+def test_toxicity_has_hard_negatives():
+    rows = _rows("toxicity", "train")
+    harmless = [r["text"] for r in rows if r["label"] == 0]
+    assert any("terrible" in t for t in harmless) and any("stupid" in t for t in harmless)
+    assert 0.4 <= sum(r["label"] for r in rows) / len(rows) <= 0.6
+
+
+# --- the models ------------------------------------------------------------------------
+
+
+def test_models_load_as_the_hub_classes_do():
+    t5, t5_tok = _model("flan-t5-tiny", "seq2seq")
+    assert type(t5).__name__ == "T5ForConditionalGeneration"
+    assert t5_tok.model_max_length == 512 and t5_tok.pad_token_id == 0
+    reward, _ = _model("roberta-hate-tiny", "classifier")
+    judge, _ = _model("toxicity-judge-tiny", "classifier")
+    assert type(reward).__name__ == "RobertaForSequenceClassification"
+    assert type(judge).__name__ != type(reward).__name__
+    for model in (reward, judge):
+        assert model.config.id2label == {0: "nothate", 1: "hate"}
+    llama, llama_tok = _model("llama-summarizer-tiny", "causal")
+    assert llama_tok.pad_token is not None and llama_tok.padding_side == "left"
+    assert type(llama).__name__ == "LlamaForCausalLM"
+    for path in (tiny_dir() / "models").rglob("*"):
+        assert path.stat().st_size < 5 * 2**20, f"{path} is over 5 MiB"
+
+
+def _hate(name: str, texts: list[str]) -> list[float]:
+    from labs_common.tinyworld.recipes import hate_probabilities
+
+    return hate_probabilities(*_model(name, "classifier"), texts)
+
+
+def test_reward_model_is_accurate_on_held_out_sentences():
+    rows = _rows("toxicity", "test")
+    probs = _hate("roberta-hate-tiny", [r["text"] for r in rows])
+    correct = sum((p >= 0.5) == bool(r["label"]) for p, r in zip(probs, rows, strict=True))
+    assert correct / len(rows) >= 0.9
+    insult, weather = _hate("roberta-hate-tiny", ["You are stupid.",
+                                                  "The traffic was terrible this morning."])
+    assert insult > 0.9 > 0.1 > weather
+
+
+def test_judge_agrees_with_the_reward_model():
+    rows = _rows("toxicity", "test")
+    texts = [r["text"] for r in rows]
+    reward = _hate("roberta-hate-tiny", texts)
+    judge = _hate("toxicity-judge-tiny", texts)
+    agree = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(reward, judge, strict=True))
+    assert agree / len(rows) >= 0.85
+    correct = sum((p >= 0.5) == bool(r["label"]) for p, r in zip(judge, rows, strict=True))
+    assert correct / len(rows) >= 0.85
+
+
+def _rouge1(model, tok, prompts, references) -> float:
+    from labs_common.generation import generate_batched
+    from labs_common.metrics import rouge
+
+    outputs = generate_batched(model, tok, prompts, batch_size=20, max_new_tokens=64)
+    return rouge(outputs, references)["rouge1"]
+
+
+def test_instruction_prompt_beats_no_prompt():
+    model, tok = _model("flan-t5-tiny", "seq2seq")
+    rows = _rows("dialogsum", "test")[:40]
+    references = [r["summary"] for r in rows]
+    bare = _rouge1(model, tok, [no_prompt(r["dialogue"]) for r in rows], references)
+    instructed = _rouge1(model, tok, [instruction_prompt(r["dialogue"]) for r in rows], references)
+    assert instructed > bare + 0.1
+
+
+def test_sentiment_few_shot_beats_zero_shot():
+    from labs_common.tinyworld.measure import sentiment_accuracy, sentiment_demos
+
+    model, tok = _model("flan-t5-tiny", "seq2seq")
+    test = _rows("tweets", "test")
+    zero, _ = sentiment_accuracy(model, tok, test)
+    few, _ = sentiment_accuracy(model, tok, test, sentiment_demos(_rows("tweets", "train")))
+    assert zero >= 0.6
+    assert few >= zero + 0.05
+
+
+def test_short_lora_run_raises_rouge():
+    from labs_common.lora import make_lora_model
+    from labs_common.training import summary_pairs, train_seq2seq
+
+    base, tok = _model("flan-t5-tiny", "seq2seq")
+    rows = _rows("dialogsum", "test")[:30]
+    prompts = [instruction_prompt(r["dialogue"]) for r in rows]
+    references = [r["summary"] for r in rows]
+    lora = make_lora_model(base)
+    train_seq2seq(lora, tok, summary_pairs(_rows("dialogsum", "train")[:480]), max_steps=60,
+                  learning_rate=3e-3, batch_size=16, warmup_steps=5, seed=0)
+    assert _rouge1(lora, tok, prompts, references) > _rouge1(base, tok, prompts, references) + 0.05
+
+
+def test_causal_summarizer_follows_the_instruction():
+    model, tok = _model("llama-summarizer-tiny", "causal")
+    rows = _rows("dialogsum", "test")[:30]
+    references = [r["summary"] for r in rows]
+    bare = _rouge1(model, tok, [no_prompt(r["dialogue"]) for r in rows], references)
+    instructed = _rouge1(model, tok, [instruction_prompt(r["dialogue"]) for r in rows], references)
+    assert instructed > bare + 0.1

@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from labs_common import training
+
+PAIRS_ROWS = [
+    {"dialogue": "#Person1# : hello how are you ? #Person2# : fine thanks .",
+     "summary": "#Person1# greets #Person2# ."},
+    {"dialogue": "#Person1# : buy a ticket to paris on monday .", "summary": "a ticket to paris"},
+    {"dialogue": "#Person1# : hi", "summary": "hi"},
+]
+
+
+@pytest.fixture
+def pairs():
+    return training.summary_pairs(PAIRS_ROWS)
+
+
+def test_dynamic_padding_pads_to_the_longest_member_and_labels_with_minus_100(
+        pairs, word_tokenizer, tiny_t5):
+    batch = training.collate_examples(pairs, word_tokenizer, model=tiny_t5, count=3)
+    lengths = [len(word_tokenizer(p)["input_ids"]) for p in pairs["prompt"]]
+    assert batch["input_ids"].shape == (3, max(lengths))
+    assert batch["attention_mask"].sum(dim=1).tolist() == lengths
+    target_lengths = [len(word_tokenizer(text_target=t)["input_ids"]) for t in pairs["target"]]
+    labels = batch["labels"]
+    assert labels.shape == (3, max(target_lengths))
+    assert ((labels != -100).sum(dim=1)).tolist() == target_lengths
+    assert not (labels == word_tokenizer.pad_token_id).any()
+    assert "decoder_input_ids" in batch  # the collator shifts labels when given the model
+
+
+def test_padding_share_dynamic_batch_trains_on_no_padding(pairs, word_tokenizer):
+    batch = training.collate_examples(pairs, word_tokenizer, count=3)
+    share = training.padding_share(batch, word_tokenizer.pad_token_id)
+    expected_inputs = float((batch["attention_mask"] == 0).float().mean())
+    assert share.inputs == pytest.approx(expected_inputs) and 0 < share.inputs < 0.5
+    assert share.labels > 0 and share.labels_in_loss == 0.0
+
+
+def test_seed_style_padding_is_mostly_padding_and_trains_on_it(pairs, word_tokenizer):
+    batch = training.pad_to_max_length_batch(pairs, word_tokenizer, count=3, length=64)
+    assert batch["input_ids"].shape == (3, 64) and batch["labels"].shape == (3, 64)
+    share = training.padding_share(batch, word_tokenizer.pad_token_id)
+    assert share.inputs > 0.7
+    assert share.labels_in_loss == share.labels > 0.8
+    assert "trains on" in str(share)
+
+
+def test_padding_share_by_hand():
+    batch = {"attention_mask": torch.tensor([[1, 1, 0, 0]]),
+             "labels": torch.tensor([[5, 1, -100, 0]])}
+    share = training.padding_share(batch, pad_token_id=0)
+    assert (share.inputs, share.labels, share.labels_in_loss) == (0.5, 0.5, 0.25)
+
+
+def test_mix_pairs_keeps_the_shares_and_is_seeded():
+    from datasets import Dataset
+
+    a = Dataset.from_dict({"prompt": ["a1", "a2"], "target": ["x", "y"]})
+    b = Dataset.from_dict({"prompt": ["b1"], "target": ["z"]})
+    mixed = training.mix_pairs({"a": (a, 0.75), "b": (b, 0.25)}, size=8, seed=1)
+    assert mixed["task"].count("a") == 6 and mixed["task"].count("b") == 2
+    assert mixed["prompt"] == training.mix_pairs({"a": (a, 0.75), "b": (b, 0.25)}, 8,
+                                                 seed=1)["prompt"]
+    with pytest.raises(ValueError, match="sum to 1"):
+        training.mix_pairs({"a": (a, 0.5)}, size=4)
+
+
+def test_train_seq2seq_updates_a_copy_and_a_lora_model_only_in_its_adapter(pairs, word_tokenizer,
+                                                                          tiny_t5):
+    import copy
+
+    from labs_common import lora
+
+    model = copy.deepcopy(tiny_t5)
+    run = training.train_seq2seq(model, word_tokenizer, pairs, max_steps=3, learning_rate=1e-2,
+                                 batch_size=2, logging_steps=1)
+    assert run.steps == 3 and [step for step, _ in run.losses] == [1, 2, 3]
+    assert run.peak_gpu_memory_bytes is None and run.extra_gpu_memory_bytes is None
+    changed = [n for n, p in model.named_parameters()
+               if not torch.equal(p, dict(tiny_t5.named_parameters())[n])]
+    assert changed  # full fine-tuning moves the weights of the copy ...
+    assert not model.training
+
+    adapted = lora.make_lora_model(tiny_t5, r=2, alpha=2)
+    frozen = {n: p.clone() for n, p in adapted.named_parameters() if not p.requires_grad}
+    adapters = {n: p.clone() for n, p in adapted.named_parameters() if p.requires_grad}
+    training.train_seq2seq(adapted, word_tokenizer, pairs, max_steps=3, learning_rate=1e-2,
+                           batch_size=2)
+    now = dict(adapted.named_parameters())
+    assert all(torch.equal(now[n], p) for n, p in frozen.items())
+    assert any(not torch.equal(now[n], p) for n, p in adapters.items())
+
+
+def test_train_seq2seq_is_quiet_without_a_progress_bar(pairs, word_tokenizer, tiny_t5, capsys):
+    import copy
+
+    training.train_seq2seq(copy.deepcopy(tiny_t5), word_tokenizer, pairs, max_steps=2,
+                           learning_rate=1e-3, batch_size=2, logging_steps=1)
+    assert "'loss'" not in capsys.readouterr().out
