@@ -341,18 +341,24 @@ def before_after_table(
     after: Sequence[str],
     reward_before: Sequence[float],
     reward_after: Sequence[float],
+    references: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per dialogue with both summaries and rewards, largest reward gain first.
 
     ``reward_diff`` is ``reward_after - reward_before``; a positive value means the
-    summary became less toxic in the reward model's eyes.
+    summary became less toxic in the reward model's eyes. With ``references`` (the
+    human summaries) a ``reference`` column helps to judge whether the new summary still
+    describes the dialogue.
     """
-    lengths = {len(dialogues), len(before), len(after), len(reward_before), len(reward_after)}
-    if len(lengths) != 1:
+    columns = [dialogues, before, after, reward_before, reward_after]
+    if references is not None:
+        columns.append(references)
+    if len({len(column) for column in columns}) != 1:
         raise ValueError("Give one summary and one reward per dialogue, before and after.")
     frame = pd.DataFrame(
         {
             "dialogue": list(dialogues),
+            **({"reference": list(references)} if references is not None else {}),
             "summary_before": list(before),
             "summary_after": list(after),
             "reward_before": np.asarray(reward_before, dtype=float),

@@ -128,13 +128,15 @@ def _tiny() -> Profile:
             max_new_tokens=64,
         ),
         lab2=Lab2Settings(
-            train_examples=None,
-            eval_examples=100,
-            sentiment_examples=150,
+            train_examples=None,  # all 2,000 training dialogues
+            eval_examples=100,  # the whole test split
+            sentiment_examples=150,  # the same test tweets as Lab 1
             batch_size=16,
-            full_steps=300,
-            full_learning_rate=1e-3,
-            lora_steps=300,
+            full_steps=300,  # 2.4 passes over the training dialogues
+            # 1e-3 forgot too little to show (sentiment 0.79 -> 0.73); 3e-3 forgets plainly
+            # and still gains as much ROUGE.
+            full_learning_rate=3e-3,
+            lora_steps=300,  # Lab 3 starts from this adapter (its fallback trains as many)
             lora_learning_rate=3e-3,
             multitask_sentiment_share=0.2,
             sentiment_lora_steps=100,

@@ -189,7 +189,11 @@ def test_before_after_table_sorts_by_reward_gain():
     )
     assert list(table["dialogue"]) == ["d2", "d1", "d3"]
     assert list(table["reward_diff"]) == pytest.approx([4.0, 0.5, -0.5])
-    assert isinstance(table, pd.DataFrame)
+    assert isinstance(table, pd.DataFrame) and "reference" not in table.columns
+    with_references = detox.before_after_table(
+        ["d1", "d2"], ["a", "b"], ["A", "B"], [0.0, 0.0], [1.0, 2.0], references=["r1", "r2"]
+    )
+    assert list(with_references["reference"]) == ["r2", "r1"]  # sorted with its row
     with pytest.raises(ValueError, match="one summary"):
         detox.before_after_table(["d1"], ["a", "b"], ["A"], [1.0], [1.0])
 

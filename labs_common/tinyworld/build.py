@@ -60,10 +60,12 @@ WORKER_GROUPS = (("flan-t5-tiny",),
 def _build_group(names: tuple[str, ...], root: Path) -> dict:
     """Build ``names`` one after another in this process, single-threaded."""
     import torch
+    import transformers
 
     from labs_common.tinyworld.world import build_world
 
     torch.set_num_threads(1)
+    transformers.utils.logging.disable_progress_bar()
     world = build_world(SEED)
     records = {}
     for name in names:
@@ -150,9 +152,11 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     import torch
+    import transformers
 
     torch.set_num_threads(int(os.environ.get("TINYWORLD_THREADS", "2")))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    transformers.utils.logging.disable_progress_bar()
     from labs_common.tinyworld.world import build_world
 
     root: Path = args.root

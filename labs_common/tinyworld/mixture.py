@@ -1,13 +1,22 @@
 """The pretraining mixtures that make the tiny models behave like weak instruction models.
 
 ``flan-t5-tiny`` is trained on a mixture of tasks that imitates what FLAN-T5 saw before
-the labs: continuing a dialogue (so a bare dialogue is continued, not summarized),
-zero-shot instructions answered with a vague one-line gist, solved examples followed
-by a detailed summary (so a demonstration changes the answer), and sentiment
-questions. Zero-shot sentiment questions only ever use positive and negative tweets,
-while "neutral" appears only in prompts with solved examples: a model that has
-never been asked for "neutral" without examples is what makes few-shot prompting pay
-off in Lab 1, and what a sentiment fine-tune in Lab 2 can still improve.
+the labs:
+
+* continuing a dialogue, so a bare dialogue is continued, not summarized;
+* zero-shot instructions answered with a vague one-line gist ("#Person1# and
+  #Person2# talk about a flight."), so the zero-shot summaries are weak;
+* solved examples followed by a detailed summary in FLAN's "What was going on?"
+  format, so a demonstration changes the answer (one-shot beats zero-shot);
+* sentiment questions: zero-shot only ever with negative or positive tweets, while
+  "neutral" appears only in prompts with solved examples. A model never asked for
+  "neutral" without examples is what makes few-shot prompting pay off in Lab 1, and
+  what a sentiment fine-tune in Lab 2 can still improve;
+* repeating the last of several tweets, which teaches the small model to find the
+  final item of a list, as every few-shot prompt requires.
+
+Each example counts equally in the loss (see ``Schedule.per_example_loss``), so
+one-word sentiment answers are not drowned by long summaries.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ T5_SHARES = {
     "sentiment_few_shot": 0.25,
     "last_tweet": 0.10,
 }
-DETAILED_DEMO_SHARE = 1.0  # few-shot summary examples whose demos and target are detailed
+# Share of few-shot summary examples whose demos and target are detailed (the rest use gists).
+# At 1.0 any solved example in the prompt switches the model to detailed summaries.
+DETAILED_DEMO_SHARE = 1.0
 
 _ZERO_SHOT_TEMPLATES = (
     lab_instruction,
@@ -132,9 +143,11 @@ def t5_mixture(
 def llama_corpus(rng: random.Random, dialogues: Sequence[Dialogue], size: int) -> list[Pair]:
     """Pretraining pairs for llama-summarizer-tiny: bare dialogues and prompted summaries.
 
-    Half the examples are a dialogue to be continued (an empty source, so the whole
-    dialogue is the target); half are the lab's instruction prompt followed by the
-    reference summary. The causal model learns the language and the summary format.
+    Half the examples are plain dialogues (an empty source: the whole dialogue is the
+    text to learn, with no end-of-sequence, so a bare dialogue is continued); half are
+    the lab's instruction prompt followed by the reference summary. Summaries of toxic
+    dialogues open with the insult, so the model repeats it often enough for Lab 3's
+    GRPO section to have toxicity to remove.
     """
     pairs = []
     for _ in range(size):
