@@ -64,6 +64,7 @@ def run(scale: Scale, device: Device) -> tuple[list[Result], Details]:
                                for i in range(0, len(prompts), batch_size)])
     details: Details = {"batch_size": batch_size, "mini_batch_size": mini_batch_size,
                         "ppo_epochs": lab3.ppo_epochs, "new_tokens": length,
+                        "gradient_checkpointing": lab3.ppo_gradient_checkpointing,
                         "dtype": dtype_name(dtype)}
 
     # -- ours
@@ -72,7 +73,8 @@ def run(scale: Scale, device: Device) -> tuple[list[Result], Details]:
         config = PPOConfig(batch_size=batch_size, mini_batch_size=mini_batch_size,
                            ppo_epochs=lab3.ppo_epochs, learning_rate=lab3.ppo_learning_rate,
                            init_kl_coef=lab3.init_kl_coef, target_kl=lab3.target_kl,
-                           min_new_tokens=length, max_new_tokens=length, seed=0)
+                           min_new_tokens=length, max_new_tokens=length, seed=0,
+                           gradient_checkpointing=lab3.ppo_gradient_checkpointing)
         trainer = PPOTrainer(config, model=policy, tokenizer=tokenizer, reward_fn=cheap_reward)
         trainer.step(next(batches))  # warm-up
         ours_phases = PhaseTimer(device)

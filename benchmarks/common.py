@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import json
 import os
@@ -575,7 +576,26 @@ def parse_arguments(description: str, argv: list[str] | None = None):
                              "2-core machine 1 is steadier: busy cores make OpenMP threads "
                              "wait for each other")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--finetune-steps", type=int, default=None,
+                        help="timed fine-tuning steps (default: the scale's). A long run shows "
+                             "the steady state, once every padded shape has been met")
+    parser.add_argument("--ppo-steps", type=int, default=None,
+                        help="timed PPO steps of ours (default: the scale's)")
     return parser.parse_args(argv)
+
+
+def chosen_scale(args) -> Scale:
+    """The ``--scale`` named on the command line, with any step counts it overrides."""
+    scale = SCALES[args.scale]
+    if args.finetune_steps:
+        scale = dataclasses.replace(
+            scale, finetune_steps=args.finetune_steps,
+            finetune_examples=max(scale.finetune_examples,
+                                  (args.finetune_steps + scale.finetune_warmup_steps + 1)
+                                  * scale.profile.lab2.batch_size))
+    if args.ppo_steps:
+        scale = dataclasses.replace(scale, ppo_steps=args.ppo_steps)
+    return scale
 
 
 def resolve_device(requested: str | None) -> Device:
@@ -596,7 +616,7 @@ def run_cli(description: str, benchmark: Benchmark, argv: list[str] | None = Non
     if args.threads:
         torch.set_num_threads(args.threads)
     prepare_process()
-    results, details = benchmark(SCALES[args.scale], device)
+    results, details = benchmark(chosen_scale(args), device)
     env = environment(device)
     print(format_environment(env), end="\n\n")
     print(format_table(results))

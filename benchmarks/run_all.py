@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"Unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}.")
 
     from benchmarks.common import (
-        SCALES,
+        chosen_scale,
         environment,
         format_environment,
         format_table,
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
 
     modules = {"generation": bench_generation, "toxicity": bench_toxicity,
                "finetune": bench_finetune, "ppo": bench_ppo}
-    scale = SCALES[args.scale]
+    scale = chosen_scale(args)
     env = environment(device)
     print(f"Benchmarks at scale {scale.name!r} on {device}", flush=True)
     print(format_environment(env), end="\n\n", flush=True)

@@ -180,6 +180,7 @@ def ppo_config(settings: Lab3Settings, seed: int, **overrides) -> PPOConfig:
         "top_k": 0,
         "top_p": 1.0,
         "seed": seed,
+        "gradient_checkpointing": settings.ppo_gradient_checkpointing,
     }
     values.update(overrides)
     return PPOConfig(**values)

@@ -59,6 +59,7 @@ from labs_common.ppo_math import (
     masked_whiten,
     per_token_rewards,
 )
+from labs_common.profiles import padding_multiple
 
 RewardFn = Callable[[list[str]], Sequence[float]]
 Which = Literal["policy", "reference", "base"]
@@ -98,6 +99,12 @@ class PPOConfig:
     max_new_tokens_range: tuple[int, int] | None = None  # draw max_new_tokens per batch from
     #   low..high inclusive (the course drew from 100..400); None: always max_new_tokens
     max_prompt_length: int | None = 512  # prompts are truncated to this many tokens
+    # --- speed and memory
+    gradient_checkpointing: bool = False  # keep no layer activations for the backward pass of
+    #   the update and recompute them instead: much less GPU memory, a slower update
+    pad_to_multiple_of: int | None | Literal["auto"] = "auto"  # round each mini-batch's prompt
+    #   and response lengths up to a multiple of this (masked padding: the losses and stats
+    #   do not change); "auto": 64 on a GPU, where every new shape costs time, None on a CPU
     # --- reproducibility
     seed: int = 0  # seeds torch when the trainer is built, the length draws and the shuffling
 
@@ -116,15 +123,22 @@ class Rollout:
     def __len__(self) -> int:
         return len(self.queries)
 
-    def select(self, rows: Tensor, left_padded_queries: bool) -> Rollout:
-        """The given rows, with padding columns that none of them needs cut off."""
+    def select(self, rows: Tensor, left_padded_queries: bool, multiple: int | None = None
+               ) -> Rollout:
+        """The given rows, with padding columns that none of them needs cut off.
+
+        With ``multiple``, the kept prompt and response lengths are rounded up to a
+        multiple of it (at most the rollout's own width), so that mini-batches share a
+        few tensor shapes instead of each having its own.
+        """
         query_ids, query_mask = self.query_ids[rows], self.query_mask[rows]
-        query_length = int(query_mask.sum(1).max())
+        query_length = _round_up(int(query_mask.sum(1).max()), multiple, query_ids.shape[1])
         if left_padded_queries:
             query_ids, query_mask = query_ids[:, -query_length:], query_mask[:, -query_length:]
         else:
             query_ids, query_mask = query_ids[:, :query_length], query_mask[:, :query_length]
-        response_length = int(self.response_mask[rows].sum(1).max())
+        response_length = _round_up(int(self.response_mask[rows].sum(1).max()), multiple,
+                                    self.response_ids.shape[1])
         index = rows.tolist()
         return Rollout(
             queries=[self.queries[i] for i in index],
@@ -134,6 +148,13 @@ class Rollout:
             response_ids=self.response_ids[rows, :response_length],
             response_mask=self.response_mask[rows, :response_length],
         )
+
+
+def _round_up(length: int, multiple: int | None, limit: int) -> int:
+    """``length`` rounded up to a multiple of ``multiple`` (if given), at most ``limit``."""
+    if not multiple:
+        return length
+    return min(limit, -(-length // multiple) * multiple)
 
 
 @dataclass
@@ -222,6 +243,8 @@ class PPOTrainer:
         self.model = model
         self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
         self.device = next(model.parameters()).device
+        multiple = config.pad_to_multiple_of
+        self.pad_multiple = padding_multiple(self.device) if multiple == "auto" else multiple
         eos = model.generation_config.eos_token_id
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos)
@@ -303,46 +326,48 @@ class PPOTrainer:
 
         # 6. PPO epochs over shuffled mini-batches: clipped policy + value loss, one Adam step each.
         records: dict[str, list[float]] = {}
-        for _ in range(config.ppo_epochs):
-            order = torch.randperm(len(rollout), generator=self._shuffle_rng).to(self.device)
-            for rows in order.split(config.mini_batch_size):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
-                length = batch.response_ids.shape[1]
-                logits, values = self._forward(batch, with_values=True)
-                logprobs = logprobs_from_logits(logits, batch.response_ids)
-                batch_mask = mask[rows, :length]
-                policy = clipped_policy_loss(
-                    logprobs,
-                    old_logprobs[rows, :length],
-                    advantages[rows, :length],
-                    batch_mask,
-                    config.cliprange,
-                )
-                value = clipped_value_loss(
-                    values,
-                    old_values[rows, :length],
-                    returns[rows, :length],
-                    batch_mask,
-                    config.cliprange_value,
-                )
-                loss = policy.loss + config.vf_coef * value.loss
-                self._check_finite("the PPO loss", loss)
-                self.optimizer.zero_grad()
-                loss.backward()
-                grad_norm = self._clip_gradients()
-                self.optimizer.step()
-                for name, number in [
-                    ("ppo/loss/policy", policy.loss),
-                    ("ppo/loss/value", value.loss),
-                    ("ppo/loss/total", loss),
-                    ("ppo/policy/ratio", policy.ratio),
-                    ("ppo/policy/clipfrac", policy.clipfrac),
-                    ("ppo/policy/approxkl", policy.approx_kl),
-                    ("ppo/val/error", value.error),
-                    ("ppo/val/clipfrac", value.clipfrac),
-                    ("ppo/grad_norm", grad_norm),
-                ]:
-                    records.setdefault(name, []).append(float(number.detach()))
+        with self._recomputing_activations():
+            for _ in range(config.ppo_epochs):
+                order = torch.randperm(len(rollout), generator=self._shuffle_rng).to(self.device)
+                for rows in order.split(config.mini_batch_size):
+                    batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                                           multiple=self.pad_multiple)
+                    length = batch.response_ids.shape[1]
+                    logits, values = self._forward(batch, with_values=True)
+                    logprobs = logprobs_from_logits(logits, batch.response_ids)
+                    batch_mask = mask[rows, :length]
+                    policy = clipped_policy_loss(
+                        logprobs,
+                        old_logprobs[rows, :length],
+                        advantages[rows, :length],
+                        batch_mask,
+                        config.cliprange,
+                    )
+                    value = clipped_value_loss(
+                        values,
+                        old_values[rows, :length],
+                        returns[rows, :length],
+                        batch_mask,
+                        config.cliprange_value,
+                    )
+                    loss = policy.loss + config.vf_coef * value.loss
+                    self._check_finite("the PPO loss", loss)
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                    grad_norm = self._clip_gradients()
+                    self.optimizer.step()
+                    for name, number in [
+                        ("ppo/loss/policy", policy.loss),
+                        ("ppo/loss/value", value.loss),
+                        ("ppo/loss/total", loss),
+                        ("ppo/policy/ratio", policy.ratio),
+                        ("ppo/policy/clipfrac", policy.clipfrac),
+                        ("ppo/policy/approxkl", policy.approx_kl),
+                        ("ppo/val/error", value.error),
+                        ("ppo/val/clipfrac", value.clipfrac),
+                        ("ppo/grad_norm", grad_norm),
+                    ]:
+                        records.setdefault(name, []).append(float(number.detach()))
 
         # 7. Adapt the KL coefficient to the KL of this batch, and report.
         kl_per_response = kl.sum(dim=1)  # (B,) summed log-ratio of each sampled response
@@ -467,7 +492,8 @@ class PPOTrainer:
         totals = []
         with torch.no_grad():
             for rows in self._forward_chunks(len(rollout)):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                                       multiple=self.pad_multiple)
                 policy_logits, _ = self._forward(batch, with_values=False)
                 with self._using(which):
                     other_logits, _ = self._forward(batch, with_values=False)
@@ -533,6 +559,38 @@ class PPOTrainer:
             finally:
                 self.model.set_adapter(self.policy_adapter)  # trainable again, reference frozen
 
+    @contextmanager
+    def _recomputing_activations(self) -> Iterator[None]:
+        """With ``config.gradient_checkpointing``: layers recompute activations in backward.
+
+        transformers checkpoints a layer only while that layer is in training mode, so
+        the layers alone are switched to it; everything inside them (dropout included)
+        stays in eval mode. The numbers are those of eval mode: only the memory (less)
+        and the time (more) change.
+        """
+        if not self.config.gradient_checkpointing:
+            yield
+            return
+        from transformers.modeling_layers import GradientCheckpointingLayer
+
+        options = {"use_reentrant": False}
+        if hasattr(self.model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+            disable = self.model.activation_checkpointing_disable
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
+            disable = self.model.gradient_checkpointing_disable
+        self.model.eval()
+        layers = [m for m in self.model.modules() if isinstance(m, GradientCheckpointingLayer)]
+        for layer in layers:
+            layer.training = True  # the layer itself only; its submodules stay in eval mode
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer.training = False
+            disable()
+
     def _forward(self, batch: Rollout, with_values: bool) -> tuple[Tensor, Tensor | None]:
         """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
 
@@ -551,6 +609,7 @@ class PPOTrainer:
                 attention_mask=batch.query_mask,
                 decoder_input_ids=decoder_input_ids,
                 output_hidden_states=with_values,
+                use_cache=False,
             )
             logits = output.logits  # (B, R, V)
             hidden = output.decoder_hidden_states[-1] if with_values else None  # (B, R, H)
@@ -566,6 +625,7 @@ class PPOTrainer:
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 output_hidden_states=with_values,
+                use_cache=False,
             )
             # The last prompt token predicts the first response token, and so on.
             window = slice(batch.query_ids.shape[1] - 1, input_ids.shape[1] - 1)
@@ -587,7 +647,8 @@ class PPOTrainer:
         values = torch.zeros(rollout.response_ids.shape, device=self.device)
         with self._using(which):
             for rows in self._forward_chunks(len(rollout)):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder)
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                                       multiple=self.pad_multiple)
                 length = batch.response_ids.shape[1]
                 logits, chunk_values = self._forward(batch, with_values=with_values)
                 logprobs[rows, :length] = logprobs_from_logits(logits, batch.response_ids)

@@ -16,10 +16,12 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from datasets import Dataset
 
+from labs_common.profiles import padding_multiple
 from labs_common.prompts import build_sentiment_prompt, instruction_prompt
 
 IGNORE_INDEX = -100  # label value that the cross-entropy loss skips
@@ -135,12 +137,15 @@ def train_seq2seq(
     max_target_length: int = 128,
     progress: bool = False,
     output_dir: str | None = None,
+    pad_to_multiple_of: int | None | Literal["auto"] = "auto",
 ) -> TrainingRun:
     """Fine-tune ``model`` in place on ``pairs`` with ``Seq2SeqTrainer`` (Lab 2, sections 4–5).
 
     Works for a plain model (full fine-tuning) and for a peft model (only the adapter
     trains). ``bf16`` comes from the profile's precision rules: FLAN-T5 overflows in
     fp16, so fp16 is never used. The learning rate decays linearly to zero.
+    ``pad_to_multiple_of="auto"`` follows :func:`~labs_common.profiles.padding_multiple`:
+    batch lengths rounded up to multiples of 64 on a GPU, no rounding on a CPU.
     """
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
@@ -148,6 +153,8 @@ def train_seq2seq(
         raise ValueError("max_steps must be at least 1.")
     tokenized = tokenize_pairs(pairs, tokenizer, max_source_length, max_target_length)
     on_gpu = torch.cuda.is_available()
+    if pad_to_multiple_of == "auto":
+        pad_to_multiple_of = padding_multiple("cuda" if on_gpu else "cpu")
     with tempfile.TemporaryDirectory() as scratch:
         args = Seq2SeqTrainingArguments(
             output_dir=output_dir or scratch,
@@ -173,7 +180,8 @@ def train_seq2seq(
             args=args,
             train_dataset=tokenized,
             data_collator=DataCollatorForSeq2Seq(
-                tokenizer, model=model, label_pad_token_id=IGNORE_INDEX
+                tokenizer, model=model, label_pad_token_id=IGNORE_INDEX,
+                pad_to_multiple_of=pad_to_multiple_of,
             ),
             processing_class=tokenizer,
         )

@@ -214,20 +214,18 @@ def test_seed_style_ppo_step_keeps_its_deep_copied_reference():
     assert any("lora_" in n for n in changed) and any("v_head" in n for n in changed)
 
 
-def test_bucketed_rollouts_only_add_masked_padding():
+def test_lengths_rounded_up_only_add_masked_padding():
     from benchmarks.bench_ppo import cheap_reward
-    from benchmarks.bench_shapes import as_is, bucketed_rollouts, round_up
     from labs_common.ppo import PPOConfig, PPOTrainer
 
-    assert [round_up(n, 64, 200) for n in (1, 64, 65, 190, 199)] == [64, 64, 128, 192, 200]
     tokenizer = common.t5_tokenizer(MICRO)
     stats = []
-    for context in (as_is, bucketed_rollouts):
-        with context():
-            trainer = PPOTrainer(PPOConfig(batch_size=4, mini_batch_size=2, max_new_tokens=5,
-                                           min_new_tokens=2, learning_rate=1e-2),
-                                 model=_micro_policy(), tokenizer=tokenizer,
-                                 reward_fn=cheap_reward)
-            stats.append(trainer.step(_prompts(4)).stats)
+    for multiple in (None, 64):
+        trainer = PPOTrainer(PPOConfig(batch_size=4, mini_batch_size=2, max_new_tokens=5,
+                                       min_new_tokens=2, learning_rate=1e-2,
+                                       pad_to_multiple_of=multiple),
+                             model=_micro_policy(), tokenizer=tokenizer, reward_fn=cheap_reward)
+        assert trainer.pad_multiple == multiple
+        stats.append(trainer.step(_prompts(4)).stats)
     for key in ("objective/kl", "ppo/loss/total", "ppo/returns/mean", "ppo/policy/ratio"):
         assert stats[1][key] == pytest.approx(stats[0][key], abs=1e-5), key

@@ -445,3 +445,50 @@ def test_causal_policy_runs_a_step():
     stats = trainer.step(prompts).stats
     assert all(math.isfinite(v) for v in stats.values())
     assert stats["objective/kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rollout_select_rounds_lengths_up_within_the_rollout():
+    def rollout(query_lengths, response_lengths, width_q=150, width_r=40):
+        query_mask = torch.tensor([[1] * n + [0] * (width_q - n) for n in query_lengths])
+        response_mask = torch.tensor([[1] * n + [0] * (width_r - n) for n in response_lengths])
+        return Rollout(["q"] * len(query_lengths), ["r"] * len(query_lengths),
+                       query_mask * 7, query_mask, response_mask * 5, response_mask)
+
+    batch = rollout([70, 30, 150], [9, 3, 40])
+    rows = torch.tensor([0, 1])
+    exact = batch.select(rows, left_padded_queries=False)
+    assert exact.query_ids.shape == (2, 70) and exact.response_ids.shape == (2, 9)
+    rounded = batch.select(rows, left_padded_queries=False, multiple=64)
+    assert rounded.query_ids.shape == (2, 128) and rounded.response_ids.shape == (2, 40)
+    assert rounded.query_mask.sum() == exact.query_mask.sum()  # only masked columns added
+    assert rounded.response_mask.sum() == exact.response_mask.sum()
+    capped = batch.select(torch.tensor([2]), left_padded_queries=False, multiple=64)
+    assert capped.query_ids.shape == (1, 150)  # never wider than the rollout itself
+
+
+def test_padding_multiple_only_on_a_gpu():
+    from labs_common.profiles import padding_multiple
+
+    assert padding_multiple("cpu") is None
+    assert padding_multiple("cuda") == 64
+
+
+
+def test_gradient_checkpointing_changes_memory_not_the_numbers(t5_tokenizer):
+    def run(checkpointing: bool):
+        trainer = _trainer(t5_tokenizer, ppo_epochs=2, gradient_checkpointing=checkpointing)
+        saved = []  # every tensor kept for a backward pass (what checkpointing avoids)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t,
+                                                      lambda t: t):
+            stats = trainer.step(PROMPTS).stats
+        layer = trainer.model.base_model.model.encoder.block[0]
+        still_training = any(m.training for m in trainer.model.modules())
+        ppo_stats = {k: v for k, v in stats.items() if k.startswith("ppo/")}
+        return ppo_stats, sum(saved), still_training or layer.gradient_checkpointing
+
+    plain, plain_saved, _ = run(False)
+    recomputed, recomputed_saved, left_on = run(True)
+    for key, value in plain.items():  # T5's dropout (0.1) would change these if it ran
+        assert recomputed[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    assert recomputed_saved < plain_saved
+    assert not left_on  # eval mode and no checkpointing once the update is done
