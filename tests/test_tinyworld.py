@@ -77,6 +77,23 @@ def test_shipped_data_is_what_the_generator_writes(tmp_path):
         "data/tiny is stale: rebuild it with python -m labs_common.tinyworld.build")
 
 
+def test_shipped_classifiers_are_what_the_builder_makes(tmp_path):
+    """Rebuild the two small classifiers with the command line and compare every byte."""
+    import subprocess
+    import sys
+
+    names = ("roberta-hate-tiny", "toxicity-judge-tiny")
+    subprocess.run([sys.executable, "-m", "labs_common.tinyworld.build", "--only", "models",
+                    "--models", *names, "--no-measure", "--root", str(tmp_path)],
+                   check=True, capture_output=True)
+    for name in names:
+        for file in ("model.safetensors", "tokenizer.json", "config.json"):
+            rebuilt = (tmp_path / "models" / name / file).read_bytes()
+            assert rebuilt == (tiny_model_dir(name) / file).read_bytes(), (
+                f"{name}/{file} differs from what the builder makes now: rebuild it with "
+                f"python -m labs_common.tinyworld.build --only models --models {name}")
+
+
 def test_splits_are_disjoint():
     world = _world()
     dialogues = {s: {d.dialogue for d in items} for s, items in world.dialogues.items()}

@@ -96,15 +96,26 @@ def train_roberta_tokenizer(texts: list[str], vocab_size: int = 1000, model_max_
 
 
 def train_bert_tokenizer(texts: list[str], vocab_size: int = 1000, model_max_length: int = 128):
-    """A lower-casing ``BertTokenizer`` (WordPiece, as BERT's) trained on ``texts``."""
+    """A lower-casing ``BertTokenizer`` (WordPiece, as BERT's) with a vocabulary from ``texts``.
+
+    The vocabulary is chosen here rather than by ``tokenizers``' WordPiece trainer, whose
+    choices vary from process to process when counts tie: every character seen, alone and
+    as a ``##`` continuation, then the most frequent words (at least two occurrences; ties
+    in alphabetical order) up to ``vocab_size``. Rarer words are spelled from pieces.
+    """
     from transformers import BertTokenizer
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=2, show_progress=False,
-        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-    )
-    tok.train_from_iterator(texts, trainer)
-    return BertTokenizer(vocab=tok.get_vocab(), model_max_length=model_max_length)
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text)))
+    characters = sorted({character for word in counts for character in word})
+    vocab = special + characters + [f"##{c}" for c in characters]
+    known = set(vocab)
+    by_frequency = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    words = [word for word, count in by_frequency if count >= 2 and word not in known]
+    vocab += words[: max(0, vocab_size - len(vocab))]
+    return BertTokenizer(vocab={token: i for i, token in enumerate(vocab)},
+                         model_max_length=model_max_length)
