@@ -341,7 +341,9 @@ def padding_multiple(device: torch.device | str) -> int | None:
     On a GPU every new tensor shape costs time once (attention kernels plan per shape), and
     padding each batch only to its longest member makes nearly every batch a new shape:
     full fine-tuning of FLAN-T5 ran 3x faster with lengths rounded up to multiples of 64
-    (benchmarks/README.md). The extra positions are masked, so losses do not change. On a
-    CPU there is no per-shape cost, and extra padding would only be extra arithmetic.
+    (benchmarks/README.md). The extra positions are masked and carry no labels, so the loss
+    counts the same tokens (in training, dropout draws its random masks over the larger
+    tensors, so the numbers differ as between two seeds). On a CPU there is no per-shape
+    cost, and extra padding would only be extra arithmetic.
     """
     return GPU_PADDING_MULTIPLE if torch.device(device).type == "cuda" else None

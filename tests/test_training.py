@@ -99,3 +99,24 @@ def test_train_seq2seq_is_quiet_without_a_progress_bar(pairs, word_tokenizer, ti
     training.train_seq2seq(copy.deepcopy(tiny_t5), word_tokenizer, pairs, max_steps=2,
                            learning_rate=1e-3, batch_size=2, logging_steps=1)
     assert "'loss'" not in capsys.readouterr().out
+
+
+def test_rounding_padded_lengths_up_does_not_change_the_losses(pairs, word_tokenizer, tiny_t5):
+    import copy
+
+    model = copy.deepcopy(tiny_t5)
+    for module in model.modules():  # dropout would draw different masks for other shapes
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        elif isinstance(getattr(module, "dropout", None), float):  # attention's own dropout
+            module.dropout = 0.0
+
+    def losses(multiple):
+        run = training.train_seq2seq(copy.deepcopy(model), word_tokenizer, pairs, max_steps=3,
+                                     learning_rate=1e-2, batch_size=2, logging_steps=1,
+                                     pad_to_multiple_of=multiple)
+        return [loss for _, loss in run.losses]
+
+    exact, rounded = losses(None), losses(16)  # "auto" is None on a CPU
+    assert rounded == pytest.approx(exact, rel=1e-4)
+    assert losses("auto") == exact
