@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
@@ -280,6 +281,20 @@ def quiet_progress_bars() -> None:
     transformers_logging.disable_progress_bar()
 
 
+# Deprecations raised inside the libraries' own calls, with nothing for a student to change.
+_LIBRARY_DEPRECATIONS = (
+    # peft 0.21 and trl 1.16 still call the name transformers 5.2x deprecated
+    r"`is_gradient_checkpointing` is deprecated",
+    r"`gradient_checkpointing_(enable|disable)` is deprecated",
+)
+
+
+def silence_library_deprecations() -> None:
+    """Hide the FutureWarnings that libraries raise about each other's renamed methods."""
+    for message in _LIBRARY_DEPRECATIONS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+
+
 def activate(profile: Profile | str | None = None) -> Profile:
     """Prepare this process for ``profile`` and return it.
 
@@ -290,6 +305,7 @@ def activate(profile: Profile | str | None = None) -> Profile:
     if not isinstance(profile, Profile):
         profile = get_profile(profile)
     quiet_progress_bars()
+    silence_library_deprecations()
     if profile.local:
         set_offline(True)
         missing = [

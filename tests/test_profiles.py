@@ -65,3 +65,19 @@ def test_bf16_only_where_the_gpu_supports_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # an A100
     assert profiles.model_dtype("cuda") == torch.bfloat16
     assert profiles.training_precision("cuda") == {"bf16": True, "fp16": False}
+
+
+def test_only_the_libraries_renamed_method_warnings_are_silenced():
+    import warnings
+
+    from labs_common.profiles import silence_library_deprecations
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        silence_library_deprecations()
+        warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed in v6.",
+                      FutureWarning, stacklevel=1)
+        warnings.warn("`foo` is deprecated.", FutureWarning, stacklevel=1)
+        warnings.warn("`is_gradient_checkpointing` is deprecated", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == [
+        "`foo` is deprecated.", "`is_gradient_checkpointing` is deprecated"]
