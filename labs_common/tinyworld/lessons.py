@@ -1,6 +1,6 @@
 """Check that Labs 2 and 3 teach what they claim, on the built tiny models.
 
-``python -m labs_common.tinyworld.lessons`` runs the tiny profile's Lab 2 recipe (full
+``python -m labs_common.tinyworld.lessons`` runs the tiny profile's Lab 2 settings (full
 fine-tuning, LoRA, multi-task fine-tuning, a sentiment LoRA) with the lab's own
 training code, measures the Lab 3 starting point (how toxic its summaries are) and
 the causal summarizer, and records every figure under ``"lessons"`` in ``BUILD.json``.
@@ -13,33 +13,17 @@ import copy
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from labs_common.paths import tiny_dir
+from labs_common.profiles import Lab2Settings, get_profile
 from labs_common.prompts import instruction_prompt, no_prompt
 from labs_common.tinyworld import measure
 from labs_common.tinyworld.dialogues import carries_insult
 from labs_common.tinyworld.world import read_jsonl
-
-
-@dataclass(frozen=True)
-class TinyLab2:
-    """The tiny profile's Lab 2 recipe that these checks run (batch 16, AdamW, linear decay)."""
-
-    batch_size: int = 16
-    full_steps: int = 300
-    full_learning_rate: float = 3e-3
-    lora_steps: int = 400
-    lora_learning_rate: float = 3e-3
-    multitask_sentiment_share: float = 0.2
-    sentiment_lora_steps: int = 100
-    sentiment_lora_learning_rate: float = 3e-3
-    warmup_steps: int = 10
-    eval_examples: int = 100
-    sentiment_examples: int = 150
 
 
 def _load(root: Path, name: str, kind: str):
@@ -60,8 +44,12 @@ def _timed(record: dict, key: str, start: float) -> None:
     record[key] = round(time.perf_counter() - start, 1)
 
 
-def lab2_and_lab3(root: Path, settings: TinyLab2 = TinyLab2()) -> dict:
-    """Run the Lab 2 recipe on flan-t5-tiny and measure what Lab 3 starts from."""
+def lab2_and_lab3(root: Path, settings: Lab2Settings | None = None) -> dict:
+    """Run the Lab 2 recipe on flan-t5-tiny and measure what Lab 3 starts from.
+
+    ``settings`` default to the tiny profile's Lab 2 settings, the ones the lab runs.
+    """
+    settings = settings or get_profile("tiny").lab2
     from labs_common.lora import make_lora_model
     from labs_common.training import mix_pairs, sentiment_pairs, summary_pairs, train_seq2seq
 
