@@ -330,44 +330,11 @@ class PPOTrainer:
             for _ in range(config.ppo_epochs):
                 order = torch.randperm(len(rollout), generator=self._shuffle_rng).to(self.device)
                 for rows in order.split(config.mini_batch_size):
-                    batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                                           multiple=self.pad_multiple)
-                    length = batch.response_ids.shape[1]
-                    logits, values = self._forward(batch, with_values=True)
-                    logprobs = logprobs_from_logits(logits, batch.response_ids)
-                    batch_mask = mask[rows, :length]
-                    policy = clipped_policy_loss(
-                        logprobs,
-                        old_logprobs[rows, :length],
-                        advantages[rows, :length],
-                        batch_mask,
-                        config.cliprange,
+                    batch_stats = self._update(
+                        rollout, rows, mask, old_logprobs, old_values, advantages, returns
                     )
-                    value = clipped_value_loss(
-                        values,
-                        old_values[rows, :length],
-                        returns[rows, :length],
-                        batch_mask,
-                        config.cliprange_value,
-                    )
-                    loss = policy.loss + config.vf_coef * value.loss
-                    self._check_finite("the PPO loss", loss)
-                    self.optimizer.zero_grad()
-                    loss.backward()
-                    grad_norm = self._clip_gradients()
-                    self.optimizer.step()
-                    for name, number in [
-                        ("ppo/loss/policy", policy.loss),
-                        ("ppo/loss/value", value.loss),
-                        ("ppo/loss/total", loss),
-                        ("ppo/policy/ratio", policy.ratio),
-                        ("ppo/policy/clipfrac", policy.clipfrac),
-                        ("ppo/policy/approxkl", policy.approx_kl),
-                        ("ppo/val/error", value.error),
-                        ("ppo/val/clipfrac", value.clipfrac),
-                        ("ppo/grad_norm", grad_norm),
-                    ]:
-                        records.setdefault(name, []).append(float(number.detach()))
+                    for name, number in batch_stats.items():
+                        records.setdefault(name, []).append(number)
 
         # 7. Adapt the KL coefficient to the KL of this batch, and report.
         kl_per_response = kl.sum(dim=1)  # (B,) summed log-ratio of each sampled response
@@ -558,6 +525,51 @@ class PPOTrainer:
                 yield
             finally:
                 self.model.set_adapter(self.policy_adapter)  # trainable again, reference frozen
+
+    def _update(
+        self,
+        rollout: Rollout,
+        rows: Tensor,
+        mask: Tensor,
+        old_logprobs: Tensor,
+        old_values: Tensor,
+        advantages: Tensor,
+        returns: Tensor,
+    ) -> dict[str, float]:
+        """One gradient step on the mini-batch ``rows``: clipped policy + value loss, Adam."""
+        config = self.config
+        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                               multiple=self.pad_multiple)
+        length = batch.response_ids.shape[1]
+        logits, values = self._forward(batch, with_values=True)
+        logprobs = logprobs_from_logits(logits, batch.response_ids)
+        batch_mask = mask[rows, :length]
+        policy = clipped_policy_loss(
+            logprobs, old_logprobs[rows, :length], advantages[rows, :length], batch_mask,
+            config.cliprange,
+        )
+        value = clipped_value_loss(
+            values, old_values[rows, :length], returns[rows, :length], batch_mask,
+            config.cliprange_value,
+        )
+        loss = policy.loss + config.vf_coef * value.loss
+        self._check_finite("the PPO loss", loss)
+        self.optimizer.zero_grad()
+        loss.backward()
+        grad_norm = self._clip_gradients()
+        self.optimizer.step()
+        numbers = {
+            "ppo/loss/policy": policy.loss,
+            "ppo/loss/value": value.loss,
+            "ppo/loss/total": loss,
+            "ppo/policy/ratio": policy.ratio,
+            "ppo/policy/clipfrac": policy.clipfrac,
+            "ppo/policy/approxkl": policy.approx_kl,
+            "ppo/val/error": value.error,
+            "ppo/val/clipfrac": value.clipfrac,
+            "ppo/grad_norm": grad_norm,
+        }
+        return {name: float(number.detach()) for name, number in numbers.items()}
 
     @contextmanager
     def _recomputing_activations(self) -> Iterator[None]:
