@@ -229,3 +229,10 @@ def test_lengths_rounded_up_only_add_masked_padding():
         stats.append(trainer.step(_prompts(4)).stats)
     for key in ("objective/kl", "ppo/loss/total", "ppo/returns/mean", "ppo/policy/ratio"):
         assert stats[1][key] == pytest.approx(stats[0][key], abs=1e-5), key
+
+
+def test_fit_t4_says_it_needs_a_gpu(monkeypatch):
+    fit_t4 = importlib.import_module("benchmarks.fit_t4")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="GPU"):
+        fit_t4.main(["--steps", "1"])
