@@ -81,6 +81,7 @@ def train_padded_to_max_length(model, tokenizer, pairs, *, max_steps: int, learn
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
+    from labs_common.profiles import silence_library_deprecations
     from labs_common.training import TrainingRun
 
     tokenized = pad_to_max_length(pairs, tokenizer, length)
@@ -96,7 +97,7 @@ def train_padded_to_max_length(model, tokenizer, pairs, *, max_steps: int, learn
         trainer.remove_callback(PrinterCallback)  # quiet, as train_seq2seq without progress
         start = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing is deprecated.*")
+            silence_library_deprecations()
             trainer.train()
         seconds = time.perf_counter() - start
     history = list(trainer.state.log_history)

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from datasets import Dataset
 
-from labs_common.profiles import padding_multiple
+from labs_common.profiles import padding_multiple, silence_library_deprecations
 from labs_common.prompts import build_sentiment_prompt, instruction_prompt
 
 IGNORE_INDEX = -100  # label value that the cross-entropy loss skips
@@ -195,7 +195,7 @@ def train_seq2seq(
             memory_before = torch.cuda.memory_allocated()
         start = time.perf_counter()
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing is deprecated.*")
+            silence_library_deprecations()
             trainer.train()
         seconds = time.perf_counter() - start
     history = list(trainer.state.log_history)

@@ -41,17 +41,11 @@ def _world(seed: int = SEED):
 
 @functools.cache
 def _model(name: str, kind: str):
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoModelForSeq2SeqLM,
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-    )
+    """A shipped tiny model on the CPU, through the loaders the labs use."""
+    from labs_common.models import load_causal, load_classifier, load_seq2seq
 
-    classes = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM,
-               "classifier": AutoModelForSequenceClassification}
-    path = tiny_model_dir(name)
-    return classes[kind].from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    loaders = {"seq2seq": load_seq2seq, "causal": load_causal, "classifier": load_classifier}
+    return loaders[kind](str(tiny_model_dir(name)), torch.device("cpu"))
 
 
 def _rows(dataset: str, split: str) -> list[dict]:

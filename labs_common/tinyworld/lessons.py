@@ -27,17 +27,11 @@ from labs_common.tinyworld.world import read_jsonl
 
 
 def _load(root: Path, name: str, kind: str):
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoModelForSeq2SeqLM,
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-    )
+    """A tiny model from ``root`` on the CPU, through the loaders the labs use."""
+    from labs_common.models import load_causal, load_classifier, load_seq2seq
 
-    classes = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM,
-               "classifier": AutoModelForSequenceClassification}
-    path = root / "models" / name
-    return classes[kind].from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    loaders = {"seq2seq": load_seq2seq, "causal": load_causal, "classifier": load_classifier}
+    return loaders[kind](str(root / "models" / name), torch.device("cpu"))
 
 
 def _timed(record: dict, key: str, start: float) -> None:
