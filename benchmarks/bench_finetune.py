@@ -38,19 +38,22 @@ def run(scale: Scale, device: Device) -> tuple[list[Result], Details]:
     tokenizer = t5_tokenizer(scale)
     pairs = summary_pairs(synthetic_dialogues(scale, scale.finetune_examples, seed=2))
     settings = scale.profile.lab2
-    dtype = model_dtype(device)
     bf16 = training_precision(device)["bf16"]
     memory_metric = "peak GPU memory" if device == "cuda" else "peak RSS growth (approx.)"
     results: list[Result] = []
     details: Details = {"batch_size": settings.batch_size, "steps": scale.finetune_steps,
-                        "dtype": dtype_name(dtype), "bf16_autocast": bf16}
+                        "dtype": {"full": dtype_name(model_dtype(device, trainable=True)),
+                                  "LoRA base": dtype_name(model_dtype(device))},
+                        "bf16_autocast": bf16}
     methods = {"full": settings.full_learning_rate, "LoRA r=32": settings.lora_learning_rate}
     for method in scale.finetune_methods:
         learning_rate = methods[method]
         measured = {}
         for variant, train in (("ours", train_seq2seq), ("seed-style", train_padded_to_max_length)):
             with PeakMemory(device) as memory:
-                model = build_t5(scale, device, dtype)
+                # Full fine-tuning trains the weights: fp32 with bf16 autocast. LoRA's base
+                # is frozen and may hold bf16 weights (peft keeps the adapter in fp32).
+                model = build_t5(scale, device, model_dtype(device, trainable=method == "full"))
                 if method != "full":
                     model = make_lora_model(model, in_place=True)
                 common = {"learning_rate": learning_rate, "batch_size": settings.batch_size,
@@ -65,6 +68,7 @@ def run(scale: Scale, device: Device) -> tuple[list[Result], Details]:
             del model
             release_memory()
         details[method] = measured
+        dtype = model_dtype(device, trainable=method == "full")
         note = f"{method}, batch {settings.batch_size}, {dtype_name(dtype)}"
         results.append(Result("fine-tuning", "samples/s", "throughput",
                               measured["seed-style"]["samples_per_second"],

@@ -74,7 +74,7 @@ def finetune(scale: Scale, device: Device) -> tuple[list[Result], Details]:
     tokenizer = t5_tokenizer(scale)
     pairs = summary_pairs(synthetic_dialogues(scale, scale.finetune_examples, seed=2))
     settings = scale.profile.lab2
-    dtype = model_dtype(device)
+    dtype = model_dtype(device, trainable=True)  # full fine-tuning: fp32 weights, bf16 autocast
     common = {"learning_rate": settings.full_learning_rate, "batch_size": settings.batch_size,
               "bf16": training_precision(device)["bf16"], "seed": 0}
     exact = partial(train_seq2seq, pad_to_multiple_of=None)

@@ -36,7 +36,7 @@ def profile_training_step(scale_name: str, device: Device, steps: int = 5, top: 
     tokenizer = t5_tokenizer(scale)
     batch_size = scale.profile.lab2.batch_size
     pairs = summary_pairs(synthetic_dialogues(scale, batch_size, seed=2))
-    dtype = model_dtype(device)
+    dtype = model_dtype(device, trainable=True)  # trained weights stay fp32 (bf16 autocast)
     model = build_t5(scale, device, dtype).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5,
                                   fused=torch.device(device).type == "cuda")
@@ -105,7 +105,7 @@ def new_shape_costs(scale_name: str, device: Device, count: int = 6) -> str:
     tokenizer = t5_tokenizer(scale)
     batch_size = scale.profile.lab2.batch_size
     pairs = summary_pairs(synthetic_dialogues(scale, batch_size * count, seed=5))
-    model = build_t5(scale, device, model_dtype(device)).train()
+    model = build_t5(scale, device, model_dtype(device, trainable=True)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5,
                                   fused=torch.device(device).type == "cuda")
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
@@ -161,7 +161,7 @@ def profile_trainer(scale_name: str, device: Device, steps: int = 4, top: int = 
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     lines = [f"Trainer path, full fine-tuning, {steps} profiled steps after 2 warm-up steps"]
     for name, train in (("ours", train_seq2seq), ("seed-style", train_padded_to_max_length)):
-        model = build_t5(scale, device, model_dtype(device))
+        model = build_t5(scale, device, model_dtype(device, trainable=True))
         train(model, tokenizer, pairs, max_steps=2, **common)
         with torch.profiler.profile(activities=activities) as profiler:
             run = train(model, tokenizer, pairs, max_steps=steps, **common)

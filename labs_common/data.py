@@ -5,8 +5,9 @@ Both profiles return a ``DatasetDict`` with the same splits and columns:
 * dialogues (DialogSum): ``id, dialogue, summary, topic``; train / validation / test;
 * tweets (sentiment): ``id, text, label, label_text``; train / test.
 
-In the full profile the names are Hub ids; in the tiny profile they are folders of
-JSON-lines files, one per split.
+In the full profile the names are Hub ids, loaded at their pinned commits or from the
+local Hub folder (:func:`labs_common.profiles.resolve`); in the tiny profile they are
+folders of JSON-lines files, one per split.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pathlib import Path
 
 from datasets import DatasetDict, load_dataset
 
-from labs_common.profiles import Profile
+from labs_common.profiles import Profile, resolve
 
 DIALOGUE_COLUMNS = ("id", "dialogue", "summary", "topic")
 DIALOGUE_SPLITS = ("train", "validation", "test")
 TWEET_COLUMNS = ("id", "text", "label", "label_text")
 TWEET_SPLITS = ("train", "test")
+TWEET_LABELS = ("negative", "neutral", "positive")  # label 0, 1, 2
 
 
 class DataError(ValueError):
@@ -40,7 +42,8 @@ def check_columns(data: DatasetDict, columns: tuple[str, ...], name: str) -> Non
 
 def _load(source: str, splits: tuple[str, ...], local: bool) -> DatasetDict:
     if not local:
-        data = load_dataset(source)
+        where = resolve(source)
+        data = load_dataset(where.path, revision=where.revision)
         return DatasetDict({split: data[split] for split in splits if split in data})
     folder = Path(source)
     files = {split: str(folder / f"{split}.jsonl") for split in splits}
@@ -57,6 +60,26 @@ def _load(source: str, splits: tuple[str, ...], local: bool) -> DatasetDict:
             for split, path in files.items()
         }
     )
+
+
+def complete_tweet_columns(data: DatasetDict) -> DatasetDict:
+    """Tweets in the labs' schema, also from a re-upload that kept only ``text, label``.
+
+    The pinned revision has ``id, text, label, label_text``; a later upload of the same
+    data lists only ``text`` and ``label``. The missing columns follow from those two:
+    ``label_text`` from the label's number, ``id`` as the row's number in its split.
+    """
+    out = {}
+    for split, dataset in data.items():
+        columns = dataset.column_names
+        if "label_text" not in columns and "label" in columns:
+            dataset = dataset.map(
+                lambda row: {"label_text": TWEET_LABELS[int(row["label"])]}
+            )
+        if "id" not in columns:
+            dataset = dataset.add_column("id", [f"{split}-{i}" for i in range(len(dataset))])
+        out[split] = dataset
+    return DatasetDict(out)
 
 
 def _subset(data: DatasetDict, sizes: dict[str, int | None]) -> DatasetDict:
@@ -82,7 +105,7 @@ def load_dialogues(
 
 def load_tweets(profile: Profile, train: int | None = None, test: int | None = None) -> DatasetDict:
     """Tweet sentiment (full) or the tiny world's tweets, optionally cut to the first rows."""
-    data = _load(profile.sentiment_dataset, TWEET_SPLITS, profile.local)
+    data = complete_tweet_columns(_load(profile.sentiment_dataset, TWEET_SPLITS, profile.local))
     check_columns(data, TWEET_COLUMNS, profile.sentiment_dataset)
     return _subset(data, {"train": train, "test": test})
 

@@ -4,7 +4,8 @@ Everything is relative to the repository root unless an environment variable say
 otherwise, so the same code works from a clone, from Colab and from CI:
 
 * ``LABS_DATA_DIR``: the shipped data (default ``<repo>/data``);
-* ``LABS_BUILD_DIR``: what running the labs produces (default ``<repo>/build``).
+* ``LABS_BUILD_DIR``: what running the labs produces (default ``<repo>/build``);
+* ``LABS_RESULTS``: the results file (default ``<build>/labs/results.json``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def build_dir() -> Path:
 
 def results_path() -> Path:
     """The JSON file every lab records its headline figures into."""
-    return build_dir() / "labs" / "results.json"
+    return Path(os.environ.get("LABS_RESULTS", build_dir() / "labs" / "results.json"))
 
 
 def lab2_adapter_dir(profile_name: str) -> Path:

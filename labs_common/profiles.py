@@ -8,6 +8,12 @@
 
 A notebook picks its profile in its ``parameters`` cell, which defaults to the
 ``LABS_PROFILE`` environment variable, and calls :func:`activate`.
+
+The full profile can also run without the Hub: download its repositories once into a
+folder, under their ids (``<folder>/google/flan-t5-base/``, ``<folder>/knkarthick/dialogsum/``,
+...), and name the folder in ``LABS_HUB_DIR`` (or the notebooks' ``hub_dir`` parameter).
+Every Hub id then resolves there (:func:`resolve`), nothing waits on a network, and the rest
+is the full profile unchanged: the same ids in the output, the same loaders and sizes.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import socket
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
@@ -24,6 +31,31 @@ from labs_common.paths import tiny_dir, tiny_model_dir
 
 PROFILE_NAMES = ("tiny", "full")
 DEFAULT_PROFILE = "tiny"
+HUB_DIR_VARIABLE = "LABS_HUB_DIR"
+# Set (to 1) on a bigger GPU to run as on a Colab T4: fp32, TF32 off, 15 GiB of memory.
+T4_VARIABLE = "LABS_AS_T4"
+T4_MEMORY_BYTES = 15 * 2**30
+
+# Every Hub repository the full profile names, pinned to one commit, so that a re-upload
+# (the tweets were re-uploaded with another schema) cannot change what the labs load.
+# Loading at a commit also keeps transformers from asking the Hub's conversion service to
+# turn pickled weights into safetensors, which would open a pull request on the owner's
+# repository: it only does that on ``main``.
+HUB_REVISIONS: dict[str, str] = {
+    "google/flan-t5-base": "7bcac572ce56db69c1ea7c8af255c5d7c9672fc2",
+    "facebook/roberta-hate-speech-dynabench-r4-target": "391c99ab8b3f65beb77746a2cf6ddf1ddf9817e6",
+    "HuggingFaceTB/SmolLM2-135M-Instruct": "12fd25f77366fa6b3b4b768ec3050bf629380bac",
+    "textdetox/xlmr-large-toxicity-classifier": "b9c7c563427c591fc318d91eb592381ae2fbde66",
+    # the revision with ``id, text, label, label_text`` that MTEB's task files evaluate on
+    "mteb/tweet_sentiment_extraction": "d604517c81ca91fe16a244d1248fc021f9ecee7a",
+}
+# Repositories that load from ``main`` until a commit of theirs can be checked, and why.
+UNPINNED: dict[str, str] = {
+    "knkarthick/dialogsum": "no commit of it could be verified; its CSVs have not changed "
+                            "since 2022, and the loader checks their columns",
+}
+DATASET_FIELDS = ("dialogue_dataset", "sentiment_dataset")
+MODEL_FIELDS = ("summarizer", "toxicity_classifier", "toxicity_judge", "causal_policy")
 
 
 class ProfileError(RuntimeError):
@@ -77,7 +109,6 @@ class Lab3Settings:
     min_new_tokens: int
     max_new_tokens: int
     seeds: tuple[int, ...]  # PPO runs for the seed-spread section
-    lab2_fallback_steps: int  # LoRA steps if Lab 2's adapter is missing
     grpo_steps: int
     grpo_batch_size: int
     grpo_generations: int
@@ -105,11 +136,36 @@ class Profile:
     lab2: Lab2Settings
     lab3: Lab3Settings
     context_tokens: int = 512  # FLAN-T5's context the prompts must fit
+    judge_toxic_index: int | None = None  # the judge's toxic class, if its labels are unnamed
     notes: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **settings) -> Profile:
         """A copy with some fields changed, e.g. ``profile.with_overrides(local=True)``."""
         return replace(self, **settings)
+
+    def with_settings(self, **labs: dict | None) -> Profile:
+        """A copy with some of a lab's sizes changed: ``with_settings(lab3={"ppo_steps": 2})``.
+
+        The notebooks' ``settings_overrides`` parameter comes here, so a headless run can
+        shrink a lab's subsets and training budgets without touching any other cell.
+        """
+        changed = {}
+        for lab, values in labs.items():
+            if values:
+                current = getattr(self, lab)
+                unknown = sorted(set(values) - set(current.__dataclass_fields__))
+                if unknown:
+                    raise ProfileError(f"{lab} has no setting named {unknown[0]!r}.")
+                changed[lab] = replace(current, **values)
+        return replace(self, **changed)
+
+    def hub_repositories(self) -> dict[str, str]:
+        """``{repository id: "model" or "dataset"}`` for every Hub repository named here."""
+        if self.local:
+            return {}
+        repos = {getattr(self, name): "model" for name in MODEL_FIELDS}
+        repos.update({getattr(self, name): "dataset" for name in DATASET_FIELDS})
+        return repos
 
 
 def _tiny() -> Profile:
@@ -163,7 +219,6 @@ def _tiny() -> Profile:
             min_new_tokens=5,
             max_new_tokens=40,
             seeds=(0, 1, 2),
-            lab2_fallback_steps=300,  # Lab 2's LoRA budget
             grpo_steps=40,  # 8 steps (16 prompts) moved nothing measurable
             grpo_batch_size=16,
             grpo_generations=4,
@@ -178,7 +233,10 @@ def _full() -> Profile:
         name="full",
         summarizer="google/flan-t5-base",
         toxicity_classifier="facebook/roberta-hate-speech-dynabench-r4-target",
-        toxicity_judge="s-nlp/roberta_toxicity_classifier",
+        # Trained on other data than the reward model (textdetox's multilingual toxicity
+        # set, not Dynabench), and it ships safetensors; its two labels carry no names.
+        toxicity_judge="textdetox/xlmr-large-toxicity-classifier",
+        judge_toxic_index=1,
         causal_policy="HuggingFaceTB/SmolLM2-135M-Instruct",
         dialogue_dataset="knkarthick/dialogsum",
         sentiment_dataset="mteb/tweet_sentiment_extraction",
@@ -222,7 +280,6 @@ def _full() -> Profile:
             min_new_tokens=5,
             max_new_tokens=64,  # DialogSum summaries are 20-40 tokens (the course drew 100-400)
             seeds=(0,),  # one extra run: each costs a few minutes on a T4
-            lab2_fallback_steps=200,
             grpo_steps=40,
             grpo_batch_size=16,
             grpo_generations=4,
@@ -234,6 +291,21 @@ def _full() -> Profile:
 
 
 _BUILDERS = {"tiny": _tiny, "full": _full}
+
+# The rehearsal (``make rehearse``) runs every lab on the full profile against a local
+# replica of its Hub repositories (random weights, shrunk widths): it checks that the code
+# path works, not the lessons, so each subset and training run is cut to a few examples.
+REHEARSAL_SETTINGS: dict[str, dict] = {
+    "lab1": {"rouge_examples": 6, "sentiment_examples": 6, "batch_size": 4,
+             "max_new_tokens": 16},
+    "lab2": {"train_examples": 32, "eval_examples": 4, "sentiment_examples": 6,
+             "batch_size": 4, "full_steps": 2, "lora_steps": 2, "sentiment_lora_steps": 2,
+             "warmup_steps": 0, "generation_batch_size": 4, "max_new_tokens": 16},
+    "lab3": {"eval_examples": 4, "generation_batch_size": 4, "ppo_steps": 2,
+             "ppo_batch_size": 4, "ppo_mini_batch_size": 2, "max_new_tokens": 16,
+             "seeds": [0], "grpo_steps": 2, "grpo_batch_size": 4, "grpo_generations": 2,
+             "grpo_max_completion_length": 8},
+}
 
 
 def get_profile(name: str | None = None) -> Profile:
@@ -260,17 +332,39 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
 def set_offline(offline: bool = True) -> None:
-    """Tell the Hugging Face libraries not to wait on a network (they retry for ~47 s)."""
+    """Tell the Hugging Face libraries not to wait on a network (they retry for ~47 s).
+
+    The libraries read the variables once, at import: huggingface_hub into its
+    ``constants`` and datasets into its ``config``. Both copies are updated too, so that a
+    kernel can switch from ``tiny`` (offline) to ``full`` (online) and back.
+    """
     value = "1" if offline else "0"
-    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    for variable in _OFFLINE_VARIABLES:
         os.environ[variable] = value
-    try:  # huggingface_hub reads the variable at import time
+    try:
         from huggingface_hub import constants
 
         constants.HF_HUB_OFFLINE = offline
     except (ImportError, AttributeError):
         pass
+    try:
+        from datasets import config as datasets_config
+
+        datasets_config.HF_HUB_OFFLINE = offline
+        datasets_config.HF_DATASETS_OFFLINE = offline
+    except (ImportError, AttributeError):
+        pass
+    _state["offline_set_by_labs"] = offline
+
+
+def _offline_requested_by_user() -> bool:
+    """Whether HF_HUB_OFFLINE is on and it was not :func:`set_offline` that turned it on."""
+    on = any(os.environ.get(v, "0") not in ("", "0") for v in _OFFLINE_VARIABLES)
+    return on and not _state["offline_set_by_labs"]
 
 
 def quiet_progress_bars() -> None:
@@ -295,17 +389,84 @@ def silence_library_deprecations() -> None:
         warnings.filterwarnings("ignore", message=message, category=FutureWarning)
 
 
-def activate(profile: Profile | str | None = None) -> Profile:
+# What :func:`activate` decided for this process: where Hub ids resolve, and whether the
+# offline variables are the labs' doing (so a later profile may turn them off again).
+_state: dict = {"hub_dir": None, "offline_set_by_labs": False}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one model or dataset loads from: ``from_pretrained(path, revision=revision)``."""
+
+    name: str  # the name the profile uses: a Hub id or a local folder
+    path: str  # what the loader is given
+    revision: str | None  # a pinned commit on the Hub; None for a folder on disk
+
+    @property
+    def on_disk(self) -> bool:
+        return self.revision is None and os.path.isdir(self.path)
+
+
+def download_command(repo_id: str, kind: str, folder: str | Path) -> str:
+    """The command that puts ``repo_id`` where ``LABS_HUB_DIR=folder`` looks for it."""
+    revision = HUB_REVISIONS.get(repo_id)
+    parts = ["hf download", repo_id]
+    if kind == "dataset":
+        parts.append("--repo-type dataset")
+    if revision:
+        parts.append(f"--revision {revision}")
+    parts.append(f"--local-dir {Path(folder) / repo_id}")
+    return " ".join(parts)
+
+
+def resolve(name: str) -> Source:
+    """Where ``name`` (a Hub id or a folder) loads from in this process.
+
+    With a Hub folder active (``LABS_HUB_DIR``), a Hub id is the folder's ``<id>``
+    subfolder, and a missing one stops at once with the command that downloads it. Without
+    one, a Hub id loads from the Hub at its pinned commit (:data:`HUB_REVISIONS`) and a
+    folder on disk loads as it is.
+    """
+    hub_dir = _state["hub_dir"]
+    if hub_dir is not None and not Path(name).is_absolute():
+        path = Path(hub_dir) / name
+        if not path.is_dir():
+            raise ProfileError(_missing_repository_message(name, hub_dir))
+        return Source(name=name, path=str(path), revision=None)
+    if os.path.isdir(name):
+        return Source(name=name, path=name, revision=None)
+    return Source(name=name, path=name, revision=HUB_REVISIONS.get(name))
+
+
+def _missing_repository_message(name: str, hub_dir: str | Path, kind: str = "model") -> str:
+    return (
+        f"{name} is not in the Hub folder {hub_dir} ({HUB_DIR_VARIABLE}). Download it once, "
+        f"where the internet is reachable, with:\n  {download_command(name, kind, hub_dir)}"
+    )
+
+
+def activate(profile: Profile | str | None = None, hub_dir: str | Path | None = None) -> Profile:
     """Prepare this process for ``profile`` and return it.
 
     ``tiny``: offline mode on, and a clear error if the tiny world is missing.
-    ``full``: a clear error at once if the Hub cannot be reached, instead of
-    minutes of retries further down.
+    ``full`` with a Hub folder (``hub_dir``, else ``$LABS_HUB_DIR``): offline mode on, every
+    Hub id resolves in that folder, and a repository missing there stops at once.
+    ``full`` without one: online, and a clear error at once if the Hub cannot be reached,
+    instead of minutes of retries further down.
+
+    Either way transformers may never ask the Hub to convert pickled weights (that would
+    open a pull request on someone else's repository), and no usage telemetry is sent.
     """
     if not isinstance(profile, Profile):
         profile = get_profile(profile)
     quiet_progress_bars()
     silence_library_deprecations()
+    if as_t4():
+        emulate_t4()
+    os.environ["DISABLE_SAFETENSORS_CONVERSION"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    hub_dir = hub_dir or os.environ.get(HUB_DIR_VARIABLE) or None
+    _state["hub_dir"] = None
     if profile.local:
         set_offline(True)
         missing = [
@@ -318,12 +479,28 @@ def activate(profile: Profile | str | None = None) -> Profile:
                 f"The tiny world is missing ({missing[0]}). Rebuild it with "
                 "`make tiny-world` (or `python -m labs_common.tinyworld.build`)."
             )
-    elif os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or not hub_reachable():
-        raise ProfileError(
-            "The 'full' profile downloads models and data from the Hugging Face Hub, which "
-            "cannot be reached from here (or HF_HUB_OFFLINE is set). Run with "
-            "LABS_PROFILE=tiny (profile_name = 'tiny'), or connect to the internet."
-        )
+    elif hub_dir is not None:
+        folder = Path(hub_dir).expanduser().resolve()
+        for repo_id, kind in profile.hub_repositories().items():
+            if not (folder / repo_id).is_dir():
+                raise ProfileError(_missing_repository_message(repo_id, folder, kind))
+        set_offline(True)
+        _state["hub_dir"] = str(folder)
+    else:
+        if _offline_requested_by_user():
+            raise ProfileError(
+                "The 'full' profile downloads models and data from the Hugging Face Hub, but "
+                "HF_HUB_OFFLINE is set. Unset it, or download the repositories once and set "
+                f"{HUB_DIR_VARIABLE} (README: 'Without internet'), or run with LABS_PROFILE=tiny."
+            )
+        set_offline(False)
+        if not hub_reachable():
+            raise ProfileError(
+                "The 'full' profile downloads models and data from the Hugging Face Hub, which "
+                "cannot be reached from here. Connect to the internet, or download the "
+                f"repositories once and set {HUB_DIR_VARIABLE} (README: 'Without internet'), "
+                "or run with LABS_PROFILE=tiny (profile_name = 'tiny')."
+            )
     return profile
 
 
@@ -333,18 +510,54 @@ def select_device() -> torch.device:
 
 
 def supports_bf16(device: torch.device | str) -> bool:
-    """bf16 needs an Ampere or newer GPU (a Colab T4 has none)."""
+    """bf16 needs an Ampere or newer GPU: compute capability 8.0 or more.
+
+    ``torch.cuda.is_bf16_supported()`` is no test: by default it also counts bf16 that a
+    GPU can only emulate, and says True on a Colab T4 (capability 7.5), where bf16 runs
+    without tensor cores, slowly.
+    """
     device = torch.device(device)
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if device.type != "cuda" or not torch.cuda.is_available() or as_t4():
+        return False
+    major, _ = torch.cuda.get_device_capability(device)
+    return major >= 8
 
 
-def model_dtype(device: torch.device | str) -> torch.dtype:
-    """bf16 on GPUs that support it, otherwise fp32. Never fp16: T5 overflows in it."""
+def as_t4() -> bool:
+    """Whether this process runs as on a Colab T4 (``LABS_AS_T4=1``), on a bigger GPU."""
+    return os.environ.get(T4_VARIABLE, "0") not in ("", "0")
+
+
+def emulate_t4() -> None:
+    """On a bigger GPU, take a T4's limits: no TF32 matmuls, at most 15 GiB of memory.
+
+    Precision follows from :func:`supports_bf16`, which says False under ``LABS_AS_T4``.
+    Speed does not follow: a bigger GPU stays faster, so times measured this way are a
+    lower bound for a T4, while memory is what a T4 must hold.
+    """
+    if not torch.cuda.is_available():
+        return
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, T4_MEMORY_BYTES / total))
+
+
+def model_dtype(device: torch.device | str, trainable: bool = False) -> torch.dtype:
+    """The dtype to load a model in: fp32 unless it stays frozen on a bf16 GPU.
+
+    A model that is trained keeps fp32 weights (AdamW's updates are far smaller than bf16's
+    rounding step, so in bf16 most of them would vanish) and trains with bf16 autocast where
+    the GPU has it (:func:`training_precision`). A frozen model (an evaluation copy, a
+    reward model, LoRA's base) may hold bf16 weights there. Never fp16: T5 overflows in it.
+    """
+    if trainable:
+        return torch.float32
     return torch.bfloat16 if supports_bf16(device) else torch.float32
 
 
 def training_precision(device: torch.device | str) -> dict[str, bool]:
-    """Mixed-precision flags for the trainer: bf16 where supported, never fp16."""
+    """Mixed-precision flags for the trainer: bf16 autocast where supported, never fp16."""
     return {"bf16": supports_bf16(device), "fp16": False}
 
 

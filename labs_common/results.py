@@ -41,6 +41,17 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
     return versions
 
 
+def gpu_peak_bytes() -> int | None:
+    """The most GPU memory this process has allocated so far; None without a GPU.
+
+    Recorded under ``meta`` (like ``seconds``, it is not a lesson's figure), so that a run
+    of the labs shows what each needs of a GPU.
+    """
+    import torch
+
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+
+
 def _plain(value):
     """Numbers as JSON floats/ints, tuples as lists; NaN and infinities are refused."""
     if isinstance(value, Mapping):
@@ -99,6 +110,9 @@ def record_results(
     meta = {"versions": library_versions()}
     if seed is not None:
         meta["seed"] = seed
+    peak = gpu_peak_bytes()
+    if peak is not None:
+        meta["gpu_peak_bytes"] = peak
     metas = results.setdefault("meta", {})
     metas[lab] = deep_merge(metas.get(lab, {}), meta)
     if seconds is not None:

@@ -69,3 +69,52 @@ def test_unique_dialogues_skips_repeats():
     )
     unique = data.unique_dialogues(rows, 2)
     assert unique["dialogue"] == ["a", "b"] and unique["summary"] == ["1", "4"]
+
+
+@pytest.fixture
+def hub_folder(tmp_path, monkeypatch):
+    """A local Hub folder (LABS_HUB_DIR) with the dialogues as CSVs, as DialogSum ships them."""
+    import csv
+
+    from labs_common import profiles
+
+    full = get_profile("full")
+    for repo_id in full.hub_repositories():
+        (tmp_path / repo_id).mkdir(parents=True)
+    for split, n in (("train", 6), ("validation", 3), ("test", 4)):
+        with open(tmp_path / full.dialogue_dataset / f"{split}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=data.DIALOGUE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(dialogue_rows(n))
+    monkeypatch.setitem(profiles._state, "hub_dir", str(tmp_path))
+    return tmp_path
+
+
+def test_the_full_profile_loads_dialogsum_csvs_from_the_hub_folder(hub_folder):
+    dialogues = data.load_dialogues(get_profile("full"), train=2)
+    assert set(dialogues) == {"train", "validation", "test"}
+    assert len(dialogues["train"]) == 2 and len(dialogues["test"]) == 4
+    assert set(dialogues["test"].column_names) == set(data.DIALOGUE_COLUMNS)
+
+
+def test_tweets_in_the_newer_two_column_schema_get_id_and_label_text(hub_folder):
+    """A re-upload kept only text and label: the loader derives the other two columns."""
+    folder = hub_folder / get_profile("full").sentiment_dataset
+    for split in ("train", "test"):
+        write_jsonl(folder / f"{split}.jsonl",
+                    [{"text": f"tweet {i}", "label": i % 3} for i in range(6)])
+    tweets = data.load_tweets(get_profile("full"))
+    test = tweets["test"]
+    assert set(data.TWEET_COLUMNS) <= set(test.column_names)
+    assert test["label_text"] == ["negative", "neutral", "positive"] * 2
+    assert len(set(test["id"])) == 6
+
+
+def test_tweets_in_the_pinned_schema_are_left_as_they_are(hub_folder):
+    folder = hub_folder / get_profile("full").sentiment_dataset
+    rows = [{"id": f"x{i}", "text": f"t{i}", "label": 1, "label_text": "neutral"}
+            for i in range(3)]
+    for split in ("train", "test"):
+        write_jsonl(folder / f"{split}.jsonl", rows)
+    tweets = data.load_tweets(get_profile("full"))
+    assert tweets["train"]["id"] == ["x0", "x1", "x2"]

@@ -62,3 +62,63 @@ def test_training_footprint_counts_adam_state_for_trainable_parameters_only(tiny
     assert part.trainable_total == 4 * trainable and part.total == weights + 3 * trainable
     half = models.training_footprint(copy.deepcopy(tiny_t5).to(torch.bfloat16))
     assert half.weights == weights // 2
+
+
+def test_a_repository_with_only_pickled_weights_is_refused_before_loading(tmp_path, tiny_t5):
+    import torch
+
+    from labs_common.profiles import resolve
+
+    folder = tmp_path / "bin-only"
+    tiny_t5.config.save_pretrained(folder)
+    torch.save(tiny_t5.state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(models.UnsafeWeightsError, match="no safetensors"):
+        models.load_seq2seq(str(folder), "cpu")
+    assert not models.has_safetensors(resolve(str(folder)))
+    tiny_t5.save_pretrained(tmp_path / "safe")
+    assert models.has_safetensors(resolve(str(tmp_path / "safe")))
+
+
+def test_a_hub_repository_is_checked_for_safetensors_at_its_pinned_commit(monkeypatch):
+    import huggingface_hub
+
+    from labs_common.profiles import Source
+
+    asked = {}
+
+    def files(repo_id, revision=None):
+        asked.update(repo_id=repo_id, revision=revision)
+        return ["config.json", "pytorch_model.bin"]
+
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", files)
+    source = Source(name="someone/model", path="someone/model", revision="a" * 40)
+    with pytest.raises(models.UnsafeWeightsError):
+        models.require_safetensors(source)
+    assert asked == {"repo_id": "someone/model", "revision": "a" * 40}
+
+
+def test_offload_moves_models_to_the_cpu_and_frees_the_gpu_cache(monkeypatch, tiny_t5):
+    import torch
+
+    freed = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: freed.append(True))
+    models.offload(tiny_t5)
+    assert freed == [True]
+    assert all(p.device.type == "cpu" for p in tiny_t5.parameters())
+
+
+def test_gpu_memory_is_reported_on_a_gpu_only(monkeypatch, capsys):
+    import types
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    models.report_gpu_memory("section 4")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 3 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda i: types.SimpleNamespace(total_memory=15 * 2**30))
+    models.report_gpu_memory("section 4")
+    assert capsys.readouterr().out == "[section 4] GPU memory in use: 3.0 GiB of 15.0 GiB\n"
