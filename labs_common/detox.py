@@ -32,7 +32,6 @@ from labs_common.evaluation import summarize
 from labs_common.ppo import PPOConfig, PPOTrainer, RewardFn, StepResult
 from labs_common.profiles import Lab3Settings
 from labs_common.prompts import instruction_prompt
-from labs_common.toxicity import hub_toxicity
 
 DECODINGS = ("greedy", "sampled")  # how the summaries that are scored are generated
 
@@ -125,40 +124,25 @@ def generate_summaries(
     )
 
 
-def score_toxicity(
-    texts: Sequence[str], classifier, *, use_hub: bool = True, progress: bool = True
-) -> tuple[list[float], str]:
-    """P(toxic) of each text and where it came from (section 3).
-
-    Where the Hugging Face Hub is reachable (and ``use_hub``), evaluate's ``toxicity``
-    measurement computes it with the classifier's Hub model; otherwise the same
-    computation (softmax, probability of the toxic label) runs on the local classifier.
-    """
-    if use_hub:
-        scores = hub_toxicity(texts, classifier.name)
-        if scores is not None:
-            return scores, "evaluate's toxicity measurement"
-    return classifier.toxicity(texts, progress=progress), f"local classifier ({classifier.name})"
-
-
 def score_toxicity_groups(
-    groups: Mapping[str, Sequence[str]], classifier, *, use_hub: bool = True,
-    progress: bool = True,
-) -> tuple[dict[str, list[float]], str]:
-    """:func:`score_toxicity` for several named lists of texts in one call.
+    groups: Mapping[str, Sequence[str]], classifier, *, progress: bool = True
+) -> dict[str, list[float]]:
+    """P(toxic) of several named lists of texts, in one pass over the classifier (section 3).
 
-    One call loads evaluate's measurement (and its model) once, instead of once per list.
-    Returns the scores under the same names, and where they came from.
+    This is what evaluate's ``toxicity`` measurement computes (softmax, probability of the
+    toxic label), on the classifier already loaded. The measurement itself is not used: it
+    is a Python script that evaluate downloads from the Hub and runs, and it would load the
+    classifier a second time, unpinned.
     """
     names = list(groups)
     texts = [text for name in names for text in groups[name]]
-    scores, source = score_toxicity(texts, classifier, use_hub=use_hub, progress=progress)
+    scores = classifier.toxicity(texts, progress=progress)
     out: dict[str, list[float]] = {}
     start = 0
     for name in names:
         out[name] = [float(x) for x in scores[start : start + len(groups[name])]]
         start += len(groups[name])
-    return out, source
+    return out
 
 
 def ppo_config(settings: Lab3Settings, seed: int, **overrides) -> PPOConfig:
@@ -371,6 +355,30 @@ def before_after_table(
 
 
 # ---------------------------------------------------------------- GRPO (section 9)
+
+
+def grpo_prompts(tokenizer, dialogues: Sequence[str]) -> list:
+    """GRPO's training prompts: conversations where the model has a chat template.
+
+    An instruct model was tuned on its chat template (for SmolLM2, ``<|im_start|>user ...
+    <|im_end|>`` turns and an assistant turn to answer in); given plain text it sees a
+    format it was never trained on. trl applies the template itself when each prompt is a
+    list of messages. A model without a template (the tiny world's) gets the plain prompt.
+    """
+    texts = [instruction_prompt(d) for d in dialogues]
+    if getattr(tokenizer, "chat_template", None):
+        return [[{"role": "user", "content": text}] for text in texts]
+    return texts
+
+
+def causal_prompt_texts(tokenizer, dialogues: Sequence[str]) -> list[str]:
+    """The same prompts as text to generate from, with the chat template applied if any."""
+    chat = grpo_prompts(tokenizer, dialogues)
+    if chat and not isinstance(chat[0], str):
+        return [tokenizer.apply_chat_template(messages, tokenize=False,
+                                              add_generation_prompt=True)
+                for messages in chat]
+    return chat
 
 
 def nothate_reward_function(classifier, name: str = "nothate_logit"):

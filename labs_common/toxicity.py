@@ -13,7 +13,6 @@ batches, so any policy (T5, Llama) can be rewarded by it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,16 +27,23 @@ TOXIC_LABELS = ("hate", "toxic")  # the toxic class's name in the classifiers th
 class ToxicityClassifier:
     """A hate/toxicity sequence classifier used as reward model or judge."""
 
-    def __init__(self, name: str, device: torch.device | str | None = None, batch_size: int = 32):
+    def __init__(self, name: str, device: torch.device | str | None = None, batch_size: int = 32,
+                 toxic_index: int | None = None):
+        """``toxic_index`` names the toxic class of a model whose labels carry no names
+        (``LABEL_0``, ``LABEL_1``); a model with named labels is read by its names."""
         self.name = name
         self.model, self.tokenizer = load_classifier(name, device)
         self.batch_size = batch_size
         self.labels = {int(i): str(label) for i, label in self.model.config.id2label.items()}
         toxic = [i for i, label in self.labels.items() if label.lower() in TOXIC_LABELS]
-        if len(toxic) != 1 or len(self.labels) != 2:
+        if not toxic and toxic_index is not None and set(self.labels.values()) == {
+            f"LABEL_{i}" for i in self.labels
+        }:
+            toxic = [toxic_index]
+        if len(toxic) != 1 or len(self.labels) != 2 or toxic[0] not in self.labels:
             raise ValueError(
                 f"{name} has labels {self.labels}; expected two classes, one of them "
-                f"named one of {TOXIC_LABELS}."
+                f"named one of {TOXIC_LABELS} (or unnamed labels and a toxic_index)."
             )
         self.toxic_index = toxic[0]
         self.clean_index = 1 - toxic[0]
@@ -78,19 +84,6 @@ class ToxicityClassifier:
         return self.logits(texts)[:, self.clean_index].tolist()
 
     __call__ = reward
-
-
-def hub_toxicity(texts: Sequence[str], model_name: str) -> list[float] | None:
-    """evaluate's ``toxicity`` measurement where the Hub is reachable, else None."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
-        return None
-    try:
-        import evaluate
-
-        measurement = evaluate.load("toxicity", model_name, module_type="measurement")
-        return [float(x) for x in measurement.compute(predictions=list(texts))["toxicity"]]
-    except Exception:  # offline, or the Hub script moved: fall back to the local computation
-        return None
 
 
 def summarize_toxicity(scores: Sequence[float]) -> dict[str, float]:

@@ -144,19 +144,19 @@ class _FakeClassifier:
         return [-2.0 if "idiot" in t else 3.0 for t in texts]
 
 
-def test_score_toxicity_falls_back_to_the_local_classifier(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    scores, source = detox.score_toxicity(["you idiot", "hello"], _FakeClassifier())
-    assert scores == [1.0, 0.0]
-    assert "local" in source and "fake-classifier" in source
-
-
-def test_score_toxicity_groups_keeps_names_and_order(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_score_toxicity_groups_keeps_names_and_order():
     groups = {"before": ["you idiot", "hello", "idiot"], "after": ["hello"], "empty": []}
-    scores, source = detox.score_toxicity_groups(groups, _FakeClassifier())
+    scores = detox.score_toxicity_groups(groups, _FakeClassifier())
     assert scores == {"before": [1.0, 0.0, 1.0], "after": [0.0], "empty": []}
-    assert "local" in source
+
+
+def test_toxicity_never_runs_a_script_downloaded_from_the_hub():
+    import inspect
+
+    from labs_common import toxicity
+
+    for module in (detox, toxicity):
+        assert "evaluate.load" not in inspect.getsource(module)
 
 
 # ---------------------------------------------------------------- tables
@@ -230,3 +230,31 @@ def test_grpo_config_avoids_the_cpu_pitfalls(tmp_path):
     assert config.learning_rate == settings.grpo_learning_rate
     assert config.seed == 3 and config.save_strategy == "no"
     assert config.report_to == [] or config.report_to == "none" or config.report_to == ["none"]
+
+
+# ---------------------------------------------------------------- GRPO prompts
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_grpo_gives_an_instruct_model_conversations_and_a_plain_model_text(word_tokenizer):
+    import copy
+
+    plain = copy.deepcopy(word_tokenizer)
+    plain.chat_template = None
+    assert detox.grpo_prompts(plain, ["D"]) == [detox.instruction_prompt("D")]
+    assert detox.causal_prompt_texts(plain, ["D"]) == [detox.instruction_prompt("D")]
+    chat = copy.deepcopy(word_tokenizer)
+    chat.chat_template = CHATML
+    assert detox.grpo_prompts(chat, ["D"]) == [
+        [{"role": "user", "content": detox.instruction_prompt("D")}]]
+    text = detox.causal_prompt_texts(chat, ["D"])[0]
+    assert text.startswith("<|im_start|>user\n") and text.endswith("<|im_start|>assistant\n")
+
+
+def test_the_reward_function_reads_conversational_completions():
+    reward = detox.nothate_reward_function(_FakeClassifier())
+    completions = [[{"role": "assistant", "content": "you idiot"}],
+                   [{"role": "assistant", "content": "hello"}]]
+    assert reward(completions) == [-2.0, 3.0]
