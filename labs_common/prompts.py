@@ -136,3 +136,37 @@ def check_prompt_budget(
             stacklevel=2,
         )
     return budget
+
+
+class FittedFewShot:
+    """A few-shot prompt style that keeps every prompt inside the model's context.
+
+    Called with a dialogue, it returns the few-shot prompt with as many of ``examples`` (in
+    order) as fit in ``context`` tokens with that dialogue last, and records how many that
+    was. Real DialogSum dialogues are about 200 tokens with their prompt, so two solved
+    examples plus the query overflow FLAN-T5's 512 tokens for most test rows: asked for
+    ``k`` examples, a long query gets fewer, and a very long one none (zero-shot).
+    """
+
+    def __init__(self, tokenizer, examples: Sequence[Row], context: int):
+        self.tokenizer = tokenizer
+        self.examples = list(examples)
+        self.context = int(context)
+        self.shots_used: list[int] = []
+
+    def __call__(self, dialogue: str) -> str:
+        k = max_examples_that_fit(self.tokenizer, self.examples, dialogue, self.context)
+        self.shots_used.append(k)
+        return build_few_shot_prompt(self.examples[:k], dialogue)
+
+    @property
+    def shortened(self) -> int:
+        """How many of the prompts built so far got fewer examples than asked."""
+        return sum(k < len(self.examples) for k in self.shots_used)
+
+    def __str__(self) -> str:
+        asked = len(self.examples)
+        n = len(self.shots_used)
+        counts = {k: self.shots_used.count(k) for k in sorted(set(self.shots_used))}
+        return (f"{self.shortened} of {n} prompts got fewer than the {asked} example(s) asked "
+                f"for, to fit {self.context} tokens (prompts per number of examples: {counts})")

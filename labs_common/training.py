@@ -211,6 +211,22 @@ def train_seq2seq(
     )
 
 
+def lab2_lora_budget(profile) -> dict:
+    """The training budget of Lab 2's LoRA summarizer, as ``train_seq2seq`` keywords.
+
+    Lab 3 starts from that adapter; when Lab 2 has not been run (each Colab notebook gets a
+    fresh machine) Lab 3 trains the same adapter with exactly this budget, so that PPO
+    starts from the same kind of model either way.
+    """
+    settings = profile.lab2
+    return {
+        "max_steps": settings.lora_steps,
+        "learning_rate": settings.lora_learning_rate,
+        "batch_size": settings.batch_size,
+        "warmup_steps": settings.warmup_steps,
+    }
+
+
 def collate_examples(pairs: Dataset, tokenizer, model=None, count: int = 4,
                      max_source_length: int = 512, max_target_length: int = 128) -> dict:
     """The first ``count`` pairs as one batch, padded the way :func:`train_seq2seq` pads.

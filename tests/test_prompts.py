@@ -60,3 +60,39 @@ def test_budget_counts_tokens_and_warns_with_how_many_fit(word_tokenizer):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert prompts.check_prompt_budget(word_tokenizer, rows[:1], "hi", context=512).fits
+
+
+def test_fitted_few_shot_keeps_each_prompt_inside_the_context(word_tokenizer):
+    long_query = " ".join(["hello"] * 12)
+    short_query = "hi"
+    budget = prompts.count_prompt_tokens(
+        word_tokenizer, prompts.build_few_shot_prompt(ROWS, short_query))
+    style = prompts.FittedFewShot(word_tokenizer, ROWS, context=budget)
+    assert style(short_query) == prompts.build_few_shot_prompt(ROWS, short_query)
+    fitted = style(long_query)
+    assert prompts.count_prompt_tokens(word_tokenizer, fitted) <= budget
+    assert fitted.endswith(f"{long_query}\n\nWhat was going on?")  # the query is never cut
+    assert style.shots_used[0] == 2 and style.shots_used[1] < 2
+    assert style.shortened == 1
+    assert "1 of 2 prompts got fewer than the 2 example(s)" in str(style)
+
+
+def test_budget_counts_the_dialogue_and_reads_as_a_verdict(word_tokenizer):
+    dialogue = "hello how are you fine thanks buy a ticket to paris on monday"
+    prompt = prompts.build_few_shot_prompt(ROWS, dialogue)
+    tokens = prompts.count_prompt_tokens(word_tokenizer, prompt)
+    assert tokens == len(word_tokenizer(prompt)["input_ids"])
+    budget = prompts.check_prompt_budget(word_tokenizer, ROWS, dialogue, context=tokens)
+    assert budget == prompts.PromptBudget(tokens, tokens) and budget.fits
+    assert str(budget) == f"{tokens} tokens for a {tokens}-token context: fits"
+    assert str(prompts.PromptBudget(30, 20)) == "30 tokens for a 20-token context: exceeds it by 10"
+    # A long dialogue leaves room for fewer examples than a short one.
+    short = prompts.max_examples_that_fit(word_tokenizer, ROWS, "hi", context=tokens)
+    assert short == 2 > prompts.max_examples_that_fit(word_tokenizer, ROWS, dialogue, tokens - 1)
+
+
+def test_no_example_fits_a_context_smaller_than_the_query(word_tokenizer):
+    assert prompts.max_examples_that_fit(word_tokenizer, ROWS, "hi", context=3) == 0
+    with pytest.warns(UserWarning, match="only 0 example") as caught:
+        prompts.check_prompt_budget(word_tokenizer, ROWS, "hi", context=3)
+    assert caught[0].filename == __file__  # the warning points at the caller's line

@@ -47,6 +47,31 @@ def test_seed_style_padding_is_mostly_padding_and_trains_on_it(pairs, word_token
     assert "trains on" in str(share)
 
 
+def test_seed_style_padding_truncates_to_the_length_and_defaults_to_512(word_tokenizer):
+    from datasets import Dataset
+
+    words = "hello how are you fine thanks buy a ticket to paris on monday".split()
+    pairs = Dataset.from_dict({"prompt": [" ".join(words[: 3 + i]) for i in range(5)],
+                               "target": [" ".join(words[: 2 + i]) for i in range(5)]})
+    short = training.pad_to_max_length_batch(pairs, word_tokenizer, count=5, length=4)
+    assert short["input_ids"].shape == (5, 4) and short["labels"].shape == (5, 4)
+    default = training.pad_to_max_length_batch(pairs, word_tokenizer)
+    assert default["input_ids"].shape == (4, 512) and default["labels"].shape == (4, 512)
+
+
+def test_collate_examples_truncates_to_the_length_limits(word_tokenizer):
+    from datasets import Dataset
+
+    pairs = Dataset.from_dict({"prompt": [" ".join(["hello"] * 600)] + ["hi there"] * 4,
+                               "target": [" ".join(["fine"] * 200)] + ["hi"] * 4})
+    default = training.collate_examples(pairs, word_tokenizer)
+    assert default["input_ids"].shape == (4, 512) and default["labels"].shape == (4, 128)
+    short = training.collate_examples(pairs, word_tokenizer, count=2, max_source_length=5,
+                                      max_target_length=3)
+    assert short["input_ids"].shape == (2, 5) and short["labels"].shape == (2, 3)
+    assert short["labels"][1].tolist() == word_tokenizer(text_target="hi")["input_ids"] + [-100]
+
+
 def test_padding_share_by_hand():
     batch = {"attention_mask": torch.tensor([[1, 1, 0, 0]]),
              "labels": torch.tensor([[5, 1, -100, 0]])}
@@ -120,3 +145,15 @@ def test_rounding_padded_lengths_up_does_not_change_the_losses(pairs, word_token
     exact, rounded = losses(None), losses(16)  # "auto" is None on a CPU
     assert rounded == pytest.approx(exact, rel=1e-4)
     assert losses("auto") == exact
+
+
+def test_lab3_fallback_trains_with_lab2_lora_budget():
+    from labs_common.profiles import get_profile
+
+    for name in ("tiny", "full"):
+        profile = get_profile(name)
+        budget = training.lab2_lora_budget(profile)
+        assert budget == {"max_steps": profile.lab2.lora_steps,
+                          "learning_rate": profile.lab2.lora_learning_rate,
+                          "batch_size": profile.lab2.batch_size,
+                          "warmup_steps": profile.lab2.warmup_steps}

@@ -1,0 +1,45 @@
+"""What the notebooks' code must and must not do, read from their source (no execution)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("lab*.ipynb"))
+
+
+def code_cells(path):
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def parameters_cell(path):
+    cells = json.loads(path.read_text())["cells"]
+    (cell,) = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_showcases_take_distinct_dialogues_not_the_first_test_rows(notebook):
+    """DialogSum's test split repeats each dialogue three times: its first rows repeat."""
+    for source in code_cells(notebook):
+        assert not re.search(r"\[\"test\"\]\.select\(range\(", source), source
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_lab_takes_the_hub_folder_and_settings_from_its_parameters(notebook):
+    cell = parameters_cell(notebook)
+    assert 'hub_dir = os.environ.get("LABS_HUB_DIR")' in cell
+    assert "settings_overrides = None" in cell
+    lab = notebook.stem.split("_")[0]
+    assert any(f"activate(profile_name, hub_dir).with_settings({lab}=settings_overrides)" in s
+               for s in code_cells(notebook))
+
+
+def test_no_lab_offers_a_checkpoint_that_ships_only_pickled_weights():
+    for notebook in NOTEBOOKS:
+        text = notebook.read_text()
+        assert "truocpham/flan-dialogue-summary-checkpoint" not in text
+        assert "use_published_checkpoint" not in text
