@@ -144,13 +144,16 @@ class Profile:
         return replace(self, **settings)
 
     def with_settings(self, **labs: dict | None) -> Profile:
-        """A copy with some of a lab's sizes changed: ``with_settings(lab3={"ppo_steps": 2})``.
+        """A copy with some of the labs' sizes changed: ``with_settings(lab3={"ppo_steps": 2})``.
 
-        The notebooks' ``settings_overrides`` parameter comes here, so a headless run can
-        shrink a lab's subsets and training budgets without touching any other cell.
+        The notebooks' ``settings_overrides`` parameter (``{"lab3": {...}, ...}``) comes
+        here, so a headless run can shrink subsets and training budgets without touching any
+        other cell. Lab 3 reads Lab 2's settings too, for the adapter it may have to train.
         """
         changed = {}
         for lab, values in labs.items():
+            if lab not in ("lab1", "lab2", "lab3"):
+                raise ProfileError(f"No settings named {lab!r}: use lab1, lab2 or lab3.")
             if values:
                 current = getattr(self, lab)
                 unknown = sorted(set(values) - set(current.__dataclass_fields__))

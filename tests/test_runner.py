@@ -7,15 +7,33 @@ def test_notebooks_are_found_in_order(tmp_path):
     assert [p.name for p in runner.notebooks(tmp_path)] == ["lab1_a.ipynb", "lab2_b.ipynb"]
 
 
-def test_summary_table_shows_seconds_and_headlines():
+def test_summary_table_shows_minutes_gpu_memory_and_headlines():
     results = {
         "profile": "tiny",
         "lab1": {"rouge1": {"no_prompt": 0.12, "zero_shot": 0.31}},
         "lab2": {"rouge1": {"full": 0.5}},
-        "seconds": {"lab1": 61.0},
+        "seconds": {"lab1": 90.0},
+        "meta": {"lab2": {"gpu_peak_bytes": 3 * 2**30}},
     }
     table = runner.summary_table(results)
     lines = table.splitlines()
     assert lines[0].startswith("profile: tiny")
-    assert "lab1" in lines[1] and "61.0 s" in lines[1] and "rouge1.zero_shot=0.310" in lines[1]
-    assert "lab2" in lines[2] and "nan s" in lines[2] and "rouge1.full=0.500" in lines[2]
+    assert "lab1" in lines[1] and "1.5 min" in lines[1] and "rouge1.zero_shot=0.310" in lines[1]
+    assert "GiB" not in lines[1]
+    assert "lab2" in lines[2] and "nan min" in lines[2] and "3.0 GiB peak" in lines[2]
+    assert "rouge1.full=0.500" in lines[2]
+
+
+def test_download_commands_cover_every_repository(capsys):
+    assert runner.main(["--download-commands", "--hub-dir", "/srv/hub"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and all(line.startswith("hf download ") for line in lines)
+    assert any("--repo-type dataset" in line and "knkarthick/dialogsum" in line
+               for line in lines)
+
+
+def test_the_rehearsal_runs_lab3_before_lab2_so_its_fallback_runs(tmp_path):
+    from pathlib import Path
+
+    paths = [Path(f"{name}.ipynb") for name in ("lab1_a", "lab2_b", "lab3_c")]
+    assert [p.stem for p in runner.rehearsal_order(paths)] == ["lab1_a", "lab3_c", "lab2_b"]
