@@ -1,5 +1,7 @@
 # llm-labs: `make labs` runs the three labs headless, `make test` runs the tests.
 # Both create .venv and install everything on first use.
+# `make rehearse` runs the labs on the full profile against a local replica of its Hub
+# repositories (random weights): the code path students run, checked without the Hub.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,7 +9,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PROFILE ?= $(or $(LABS_PROFILE),tiny)
 
-.PHONY: install labs test lint strip tiny-world bench clean
+REPLICA_SCALE ?= ci
+REPLICA := build/hub-replica-$(REPLICA_SCALE)
+
+.PHONY: install labs test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate
 
 install: $(INSTALLED)
 
@@ -28,6 +33,20 @@ labs: install tiny-world
 
 test: install tiny-world lint
 	LABS_PROFILE=tiny $(BIN)/python -m pytest
+	$(MAKE) --no-print-directory rehearse
+
+# A replica of every Hub repository the full profile names: real file layouts, configs and
+# schemas, random weights, widths shrunk for CPUs (python -m labs_common.hub_replica --help).
+hub-replica: install
+	$(BIN)/python -m labs_common.hub_replica --out $(REPLICA) --scale $(REPLICA_SCALE)
+
+rehearse: install hub-replica
+	$(BIN)/python -m labs_common.runner --rehearsal --hub-dir $(REPLICA) $(REHEARSE_FLAGS)
+
+# On a GPU: the full profile at its real dimensions and sizes, as on a Colab T4 (fp32, TF32
+# off, 15 GiB), printing each lab's minutes and peak GPU memory. About 2 GB of replica.
+rehearse-gpu:
+	$(MAKE) --no-print-directory rehearse REPLICA_SCALE=real REHEARSE_FLAGS="--full-sizes --t4"
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,3 +63,24 @@ bench: install
 
 clean:
 	rm -rf build
+
+# Mutation testing of the arithmetic the labs' figures rest on (slow; not part of `make test`).
+# mutmut copies the package into mutants/ (ignored by git), runs the fast unit tests of
+# those modules against each mutant in scope, and a table gives the score per module.
+# Scope (tests/README.md): all of ppo_math, stats and metrics; the budget checks of prompts;
+# the loss and KL wiring of ppo; the padding and label masking of training. MUTATE_JOBS:
+# parallel workers.
+MUTATE_JOBS ?= 1
+MUTATE_SCOPE ?= 'labs_common.ppo_math.*' 'labs_common.stats.*' 'labs_common.metrics.*' \
+	'labs_common.prompts.*PromptBudget*' 'labs_common.prompts.*count_prompt_tokens__mutmut_*' \
+	'labs_common.prompts.*max_examples_that_fit__mutmut_*' \
+	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.ppo.*optimize__mutmut_*' \
+	'labs_common.ppo.*_update__mutmut_*' 'labs_common.ppo.*_score__mutmut_*' \
+	'labs_common.ppo.*_kl_to__mutmut_*' 'labs_common.ppo.*response_logprobs__mutmut_*' \
+	'labs_common.training.*tokenize_pairs__mutmut_*' \
+	'labs_common.training.*collate_examples__mutmut_*' \
+	'labs_common.training.*pad_to_max_length_batch__mutmut_*' \
+	'labs_common.training.*padding_share__mutmut_*' 'labs_common.training.*PaddingShare*'
+mutate: install
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTATE_SCOPE)
+	$(BIN)/python tests/mutation_report.py $(MUTATE_SCOPE)

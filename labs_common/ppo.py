@@ -1,7 +1,9 @@
 """A compact PPO trainer for a LoRA policy, seq2seq or causal (Lab 3).
 
-trl no longer ships a PPO trainer, and none of its releases ran PPO on an
-encoder-decoder model such as FLAN-T5, so Lab 3 uses this one. The math lives in
+trl 0.4 to 0.11 ran PPO on encoder-decoder models such as FLAN-T5, through
+``AutoModelForSeq2SeqLMWithValueHead`` (the 2023 course did). The PPO trainer that
+replaced it in later releases supports causal models only, and trl 1.13 removed PPO
+altogether, so Lab 3 uses this one. The math lives in
 :mod:`labs_common.ppo_math`; this module adds the model plumbing:
 
 * **Policy**: a peft model (``PeftModelForSeq2SeqLM`` or ``PeftModelForCausalLM``) whose
@@ -18,6 +20,11 @@ encoder-decoder model such as FLAN-T5, so Lab 3 uses this one. The math lives in
 * **Dropout off**: the model stays in eval mode, for sampling and for the updates alike,
   so the log-probabilities PPO compares are not noise, and the policy ratio of the first
   mini-batch is 1.
+* **Pure sampling**: responses are drawn from the policy's own next-token distribution,
+  the one whose log-probabilities PPO's ratio and KL use: no top-k or nucleus filtering,
+  and none of the sampling settings a model's ``generation_config`` may carry (a
+  temperature, a repetition penalty, ...). Only ``min_new_tokens`` changes it: it forbids
+  the end-of-sequence token for the first tokens, which the log-probabilities ignore.
 
 One step (:meth:`PPOTrainer.step`) samples a response per prompt, scores the responses
 with a reward function (``list[str] -> list[float]``) and runs PPO epochs on them. The
@@ -45,6 +52,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from transformers import GenerationConfig
 
 from labs_common.ppo_math import (
     AdaptiveKLController,
@@ -61,10 +69,13 @@ from labs_common.ppo_math import (
 )
 from labs_common.profiles import padding_multiple
 
+# The only settings of a model's generation_config that sampling for PPO keeps.
+SPECIAL_TOKEN_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 RewardFn = Callable[[list[str]], Sequence[float]]
 Which = Literal["policy", "reference", "base"]
 REFERENCE_ADAPTER = "reference"
 VALUE_HEAD_FILE = "value_head.safetensors"
+TRAINER_STATE_FILE = "trainer_state.pt"
 
 
 @dataclass
@@ -372,7 +383,11 @@ class PPOTrainer:
         ``use_reference=True`` samples from the policy PPO started from (for "before"
         samples), ``use_base=True`` from the base model without adapter. ``max_new_tokens``
         overrides the config (and its range); ``generation_kwargs`` override the sampling
-        settings, e.g. ``do_sample=False`` for greedy summaries.
+        settings, e.g. ``do_sample=False`` for greedy summaries. The model's own
+        ``generation_config`` contributes its special token ids only: a temperature or
+        repetition penalty set there would make the responses come from another
+        distribution than the one PPO computes log-probabilities of. Responses meant for
+        :meth:`optimize` should therefore come without sampling ``generation_kwargs``.
         """
         which: Which = "base" if use_base else "reference" if use_reference else "policy"
         prompts = list(prompts)
@@ -398,7 +413,7 @@ class PPOTrainer:
         if not settings["do_sample"]:  # greedy: the sampling filters would only warn
             del settings["top_k"], settings["top_p"]
         self.model.eval()
-        with torch.no_grad(), self._using(which):
+        with torch.no_grad(), self._using(which), self._pure_generation_config():
             sequences = self.model.generate(
                 input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], **settings
             )
@@ -471,11 +486,13 @@ class PPOTrainer:
     # ------------------------------------------------------------------ saving
 
     def save(self, directory: str | Path) -> Path:
-        """Write the trained adapter (peft format), the value head and the config.
+        """Write everything a resumed run needs: adapter, value head, optimizer, KL coefficient.
 
-        The adapter reloads on its own with ``PeftModel.from_pretrained(base, directory)``
-        for sampling; :meth:`load` restores adapter and value head into a trainer.
-        The optimizer state is not saved.
+        The adapter (peft format) reloads on its own with
+        ``PeftModel.from_pretrained(base, directory)`` for sampling. :meth:`load` restores
+        adapter and value head, and from ``trainer_state.pt`` the Adam state, the adaptive
+        KL coefficient, the step count and the random generators, so that a resumed run
+        continues as the uninterrupted one would have.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -490,26 +507,83 @@ class PPOTrainer:
         adapter_config.save_pretrained(str(directory))
         save_file(self.value_head.state_dict(), directory / VALUE_HEAD_FILE)
         (directory / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "kl_coef": float(self.kl_controller.value),
+            "steps_done": self.steps_done,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
+            else None,
+            "shuffle_rng": self._shuffle_rng.get_state(),
+            "length_rng": self._length_rng.getstate(),
+        }
+        torch.save(state, directory / TRAINER_STATE_FILE)
         return directory
 
     def load(self, directory: str | Path) -> None:
-        """Load an adapter and value head written by :meth:`save` into the policy.
+        """Resume from a checkpoint written by :meth:`save`.
 
-        The reference adapter stays as it is (the policy PPO started from in this trainer).
+        Restores the policy adapter, the value head, the optimizer's state, the KL
+        coefficient (so an adaptive one goes on from where it was, not from
+        ``init_kl_coef``), the step count, and the random generators (torch's included,
+        which sampling draws from). A checkpoint that lacks any of these, or holds
+        weights this policy has no place for, raises ``ValueError``. The reference
+        adapter stays as it is: the policy PPO started from in this trainer.
         """
         directory = Path(directory)
+        state_path = directory / TRAINER_STATE_FILE
+        if not state_path.is_file():
+            raise ValueError(
+                f"{directory} has no {TRAINER_STATE_FILE}: it was not written by "
+                "PPOTrainer.save, and a run cannot resume from it."
+            )
         adapter = load_peft_weights(str(directory), device=str(self.device))
+        expected = get_peft_model_state_dict(self.model, adapter_name=self.policy_adapter)
+        missing = sorted(expected.keys() - adapter.keys())
+        if missing:
+            raise ValueError(f"{directory} lacks adapter weights of this policy: {missing}")
         result = set_peft_model_state_dict(self.model, adapter, adapter_name=self.policy_adapter)
         unexpected = [key for key in result.unexpected_keys if "lora_" in key]
         if unexpected:
             raise ValueError(
                 f"{directory} holds weights this policy has no place for: {unexpected}"
             )
-        self.value_head.load_state_dict(
-            load_file(directory / VALUE_HEAD_FILE, device=str(self.device))
-        )
+        head = load_file(directory / VALUE_HEAD_FILE, device=str(self.device))
+        if head.keys() != self.value_head.state_dict().keys():
+            raise ValueError(
+                f"{directory}'s value head has the weights {sorted(head)}, this trainer's "
+                f"has {sorted(self.value_head.state_dict())}."
+            )
+        self.value_head.load_state_dict(head)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.kl_controller.value = state["kl_coef"]
+        self.steps_done = state["steps_done"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._shuffle_rng.set_state(state["shuffle_rng"])
+        self._length_rng.setstate(state["length_rng"])
 
     # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _pure_generation_config(self) -> Iterator[None]:
+        """Run the block with a generation config that holds the special token ids only.
+
+        ``generate`` fills every setting not passed to it from the model's
+        ``generation_config`` (a Hub model's may set a temperature, top-k, a repetition
+        penalty, ...), so that config is swapped for one that sets nothing else.
+        """
+        model = self.model.get_base_model()
+        saved = model.generation_config
+        model.generation_config = GenerationConfig(
+            **{name: getattr(saved, name, None) for name in SPECIAL_TOKEN_SETTINGS}
+        )
+        try:
+            yield
+        finally:
+            model.generation_config = saved
 
     @contextmanager
     def _using(self, which: Which) -> Iterator[None]:

@@ -49,3 +49,56 @@ def test_confusion_matrix_rows_are_truth_and_unknown_answers_go_to_other():
     )
     assert matrix.tolist() == [[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
     assert matrix.sum() == 4
+
+
+def test_confusion_matrix_counts_repeated_pairs_as_integers():
+    matrix = metrics.confusion_matrix(["a", "a", "b"], ["a", "a", "a"], classes=("a", "b"))
+    assert matrix.tolist() == [[2, 0, 0], [1, 0, 0]]
+    assert matrix.dtype.kind == "i"
+    with pytest.raises(ValueError, match=r"True label 'c' is not one of \['a', 'b'\]"):
+        metrics.confusion_matrix(["c"], ["a"], classes=("a", "b"))
+
+
+@pytest.mark.parametrize(
+    ("value", "offline"),
+    [(None, False), ("0", False), ("", False), ("false", False), ("False", False), ("1", True),
+     ("true", True)],
+)
+def test_offline_follows_hf_hub_offline(monkeypatch, value, offline):
+    if value is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert metrics._offline() is offline
+
+
+def test_rouge_stems_words_on_both_paths(monkeypatch):
+    assert metrics.rouge(["cats running"], ["cat runs"])["rouge1"] == pytest.approx(1.0)
+    predictions, references = [*PREDICTIONS, "cats running"], [*REFERENCES, "cat runs"]
+    fallback = metrics.rouge_per_example(predictions, references)
+
+    calls = []
+
+    class EvaluateRouge:  # stands in for evaluate.load("rouge"), which needs the Hub
+        def compute(self, **kwargs):
+            calls.append(kwargs)
+            keys = list(metrics.ROUGE_KEYS)
+            scorer = rouge_scorer.RougeScorer(keys, use_stemmer=kwargs["use_stemmer"])
+            per = [scorer.score(r, p) for p, r in zip(kwargs["predictions"],
+                                                      kwargs["references"], strict=True)]
+            assert kwargs["use_aggregator"] is False
+            return {key: [np.float64(s[key].fmeasure) for s in per] for key in keys}
+
+    monkeypatch.setattr(metrics, "_evaluate_rouge", EvaluateRouge)
+    through_evaluate = metrics.rouge_per_example(tuple(predictions), tuple(references))
+    assert calls[0]["predictions"] == predictions and calls[0]["references"] == references
+    assert through_evaluate == fallback
+    assert all(type(v) is float for values in through_evaluate.values() for v in values)
+
+
+def test_unpaired_or_empty_inputs_are_refused_with_advice():
+    with pytest.raises(ValueError, match=r"^1 predictions but 2 references: score each "
+                       r"prediction against the reference of the same example\.$"):
+        metrics.accuracy(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match=r"^No predictions to score\.$"):
+        metrics.bleu([], [])

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import (
     LlamaConfig,
@@ -17,6 +18,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
+from labs_common import ppo
 from labs_common.ppo import PPOConfig, PPOTrainer, Rollout
 from labs_common.ppo_math import (
     AdaptiveKLController,
@@ -267,6 +269,86 @@ def test_seq2seq_scoring_matches_the_sampler(t5_tokenizer):
     )
 
 
+def test_scoring_matches_the_processed_distribution_despite_the_generation_config(
+        t5_tokenizer, monkeypatch):
+    """A temperature or repetition penalty in the model's generation config would make
+    generate() sample from another distribution than the one PPO scores: the sampler
+    ignores them. Compared here with the processed scores generate() sampled from."""
+    trainer = _trainer(t5_tokenizer, min_new_tokens=0)  # min_new_tokens alters the first token
+    config = trainer.model.get_base_model().generation_config
+    config.temperature, config.repetition_penalty, config.top_k = 0.5, 1.5, 3
+    sampled_from = []
+    generate = trainer.model.generate
+
+    def spy(**kwargs):
+        out = generate(**kwargs, output_scores=True, return_dict_in_generate=True)
+        sampled_from.append(torch.stack(out.scores, dim=1))  # after every logits processor
+        return out.sequences
+
+    monkeypatch.setattr(trainer.model, "generate", spy)
+    rollout = trainer.generate(PROMPTS)
+    processed = logprobs_from_logits(sampled_from[0].float(), rollout.response_ids)
+    torch.testing.assert_close(
+        processed * rollout.response_mask, trainer.response_logprobs(rollout), atol=1e-5, rtol=0
+    )
+    assert trainer.model.get_base_model().generation_config.temperature == 0.5  # restored
+
+
+def test_objective_kl_after_updates_is_the_summed_log_ratio_to_the_reference(t5_tokenizer):
+    trainer = _trainer(t5_tokenizer, learning_rate=1e-2, ppo_epochs=2, adaptive_kl=False)
+    for _ in range(3):
+        trainer.step(PROMPTS)
+    rollout = trainer.generate(PROMPTS)
+    log_ratio = trainer.response_logprobs(rollout) - trainer.response_logprobs(rollout, "reference")
+    by_hand = float(log_ratio.sum(dim=1).mean())  # padding is already 0 in both
+    assert by_hand > 0.1  # sampled from a policy that moved: clearly above zero
+    stats = trainer.optimize(rollout, [0.0] * len(PROMPTS))
+    assert stats["objective/kl"] == pytest.approx(by_hand, rel=1e-5)
+    assert stats["objective/kl_coef"] == 0.2
+    assert stats["ppo/mean_non_score_reward"] == pytest.approx(-0.2 * by_hand, rel=1e-5)
+    assert trainer.kl_to_reference(PROMPTS) > 0.01  # from prompts: samples, then measures
+    total = stats["ppo/loss/policy"] + 0.1 * stats["ppo/loss/value"]  # vf_coef 0.1
+    assert stats["ppo/loss/total"] == pytest.approx(total, rel=1e-5)
+
+
+def test_step_rewards_by_hand_with_padding_and_an_early_eos(t5_tokenizer, monkeypatch):
+    """The KL penalty on every real token, the score on the last one, nothing on padding."""
+    trainer = _trainer(t5_tokenizer, learning_rate=1e-2, init_kl_coef=0.5, adaptive_kl=False)
+    for _ in range(2):
+        trainer.step(PROMPTS)  # move the policy away from the reference
+    fish, cat, dog, sun, eos, pad = 3 + WORDS.index("fish"), 6, 7, 8, 1, 0
+    response_ids = torch.tensor([
+        [fish, cat, eos, pad, pad],  # an early EOS, then padding
+        [dog, fish, sun, cat, dog],  # no EOS: cut at the length limit
+        [eos, pad, pad, pad, pad],  # EOS straight away
+    ])  # fmt: skip
+    response_mask = mask_after_eos(response_ids, [eos])
+    assert response_mask.sum(dim=1).tolist() == [3, 5, 1]
+    encoded = t5_tokenizer(PROMPTS[:3], padding=True, return_tensors="pt")
+    rollout = Rollout(PROMPTS[:3], ["fish cat", "dog fish sun cat dog", ""],
+                      encoded["input_ids"], encoded["attention_mask"], response_ids, response_mask)
+    log_ratio = trainer.response_logprobs(rollout) - trainer.response_logprobs(rollout, "reference")
+    assert log_ratio[response_mask == 1].abs().min() > 1e-4  # every real token is penalized
+    scores = [1.0, -2.0, 3.0]
+    expected = torch.zeros(3, 5)
+    for row, length in enumerate([3, 5, 1]):
+        for t in range(length):
+            expected[row, t] = -0.5 * log_ratio[row, t]
+        expected[row, length - 1] += scores[row]
+
+    seen = []
+    real_gae = ppo.compute_gae
+
+    def spy(rewards, values, mask, gamma, lam):
+        seen.append(rewards.clone())
+        return real_gae(rewards, values, mask, gamma, lam)
+
+    monkeypatch.setattr(ppo, "compute_gae", spy)
+    stats = trainer.optimize(rollout, scores)
+    torch.testing.assert_close(seen[0], expected, atol=1e-6, rtol=0)
+    assert stats["objective/kl"] == pytest.approx(float(log_ratio.sum() / 3), rel=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_kl_to_reference_is_zero_at_the_start_but_kl_to_base_is_not(t5_tokenizer, dtype):
     # bfloat16: peft would create the copy in float32, which computes a slightly different
@@ -391,6 +473,49 @@ def test_save_and_load_round_trip(t5_tokenizer, tmp_path):
     torch.testing.assert_close(got, expected)
 
 
+def _without_time(stats: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in stats.items() if not k.startswith("time/")}
+
+
+def test_a_resumed_run_continues_as_the_uninterrupted_one(t5_tokenizer, tmp_path):
+    settings = {"learning_rate": 1e-2, "ppo_epochs": 2, "max_new_tokens_range": (3, 6),
+                "init_kl_coef": 0.2, "target_kl": 100.0, "horizon": 50}
+    trainer = _trainer(t5_tokenizer, **settings)
+    for _ in range(2):
+        trainer.step(PROMPTS)
+    kl_coef = trainer.kl_controller.value
+    assert kl_coef == pytest.approx(0.2 * 0.968**2)  # KL far below target: beta shrank twice
+    trainer.save(tmp_path)
+    uninterrupted = trainer.step(PROMPTS).stats
+
+    resumed = _trainer(t5_tokenizer, **settings)
+    resumed.load(tmp_path)
+    assert resumed.kl_controller.value == kl_coef and resumed.steps_done == 2
+    assert _without_time(resumed.step(PROMPTS).stats) == _without_time(uninterrupted)
+
+
+def test_load_refuses_an_incomplete_checkpoint(t5_tokenizer, tmp_path):
+    trainer = _trainer(t5_tokenizer)
+    trainer.save(tmp_path)
+    fresh = _trainer(t5_tokenizer)
+    adapter_file = tmp_path / "adapter_model.safetensors"
+    adapter = load_file(adapter_file)
+    dropped = sorted(adapter)[0]
+    save_file({k: v for k, v in adapter.items() if k != dropped}, adapter_file)
+    with pytest.raises(ValueError, match="lacks adapter weights"):
+        fresh.load(tmp_path)
+
+    trainer.save(tmp_path)
+    save_file({"weight": trainer.value_head.weight.detach()}, tmp_path / ppo.VALUE_HEAD_FILE)
+    with pytest.raises(ValueError, match="value head"):
+        fresh.load(tmp_path)
+
+    trainer.save(tmp_path)
+    (tmp_path / ppo.TRAINER_STATE_FILE).unlink()
+    with pytest.raises(ValueError, match="cannot resume"):
+        fresh.load(tmp_path)
+
+
 def test_non_finite_values_raise_a_clear_error(t5_tokenizer):
     trainer = _trainer(t5_tokenizer)
     rollout = trainer.generate(PROMPTS)
@@ -445,6 +570,10 @@ def test_causal_policy_runs_a_step():
     stats = trainer.step(prompts).stats
     assert all(math.isfinite(v) for v in stats.values())
     assert stats["objective/kl"] == pytest.approx(0.0, abs=1e-6)
+    # One mini-batch: the update's forward cuts the left-padded prompts as scoring did.
+    trainer.config.mini_batch_size = len(prompts)
+    single = trainer.step(prompts).stats
+    assert single["ppo/policy/ratio"] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_rollout_select_rounds_lengths_up_within_the_rollout():

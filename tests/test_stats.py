@@ -51,3 +51,33 @@ def test_mismatched_or_tiny_inputs_are_refused():
         paired_difference_ci([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="at least two"):
         paired_difference_ci([1.0], [0.0])
+
+
+def test_interval_is_scipy_s_bca_bootstrap_with_the_given_settings():
+    from scipy import stats as scipy_stats
+
+    for confidence, resamples, seed in [(0.95, 2000, 0), (0.9, 500, 4)]:
+        expected = scipy_stats.bootstrap(
+            (AFTER - BEFORE,), np.mean, confidence_level=confidence, n_resamples=resamples,
+            method="BCa", random_state=np.random.default_rng(seed),
+        ).confidence_interval  # fmt: skip
+        settings = {"confidence": confidence, "resamples": resamples, "seed": seed}
+        if seed == 0:
+            settings = {}  # the defaults: 95 %, 2000 resamples, seed 0
+        interval = paired_difference_ci(AFTER, BEFORE, **settings)
+        assert (interval.low, interval.high) == (expected.low, expected.high)
+        assert (interval.n, interval.confidence) == (60, confidence)
+        assert interval.estimate == pytest.approx(float(np.mean(AFTER - BEFORE)))
+
+
+def test_two_examples_and_boolean_scores_are_enough():
+    interval = paired_difference_ci([0.5, 0.7], [0.3, 0.5], confidence=0.9)
+    assert interval == paired_difference_ci([0.5, 0.7], [0.3, 0.5], confidence=0.9)
+    assert (interval.low, interval.high, interval.n, interval.confidence) == pytest.approx(
+        (0.2, 0.2, 2, 0.9)
+    )
+    # Correct/incorrect answers as booleans: differences of booleans are taken as numbers.
+    flags = paired_difference_ci([True, True, False, True], [True, True, True, True])
+    assert flags.estimate == pytest.approx(-0.25) and flags.n == 4
+    with pytest.raises(ValueError, match="^A confidence interval needs at least two"):
+        paired_difference_ci([1.0], [0.0])

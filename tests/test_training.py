@@ -70,6 +70,9 @@ def test_collate_examples_truncates_to_the_length_limits(word_tokenizer):
                                       max_target_length=3)
     assert short["input_ids"].shape == (2, 5) and short["labels"].shape == (2, 3)
     assert short["labels"][1].tolist() == word_tokenizer(text_target="hi")["input_ids"] + [-100]
+    tokenized = training.tokenize_pairs(pairs, word_tokenizer)  # the same defaults
+    assert [len(ids) for ids in tokenized["input_ids"][:2]] == [512, 3]
+    assert [len(ids) for ids in tokenized["labels"][:2]] == [128, 2]
 
 
 def test_padding_share_by_hand():

@@ -1,0 +1,137 @@
+"""More hand-computed checks of Lab 3's PPO math (tests/test_ppo.py has the first ones):
+data whose variance is not 1, rows with an early EOS, and the edges of each formula."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from labs_common.ppo_math import (
+    AdaptiveKLController,
+    clipped_policy_loss,
+    clipped_value_loss,
+    compute_gae,
+    entropy_from_logits,
+    kl_from_logits,
+    logprobs_from_logits,
+    mask_after_eos,
+    masked_mean,
+    masked_var,
+    masked_whiten,
+    per_token_rewards,
+)
+
+
+def test_masked_whiten_divides_by_the_standard_deviation():
+    values = torch.tensor([[2.0, 4.0, 6.0, 50.0], [8.0, -9.0, -9.0, -9.0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])
+    # Real values 2, 4, 6, 8: mean 5, unbiased variance (9 + 1 + 1 + 9) / 3 = 20 / 3.
+    scale = math.sqrt(20 / 3)
+    whitened = masked_whiten(values, mask)
+    expected = [[-3 / scale, -1 / scale, 1 / scale, 0.0], [3 / scale, 0.0, 0.0, 0.0]]
+    torch.testing.assert_close(whitened, torch.tensor(expected))
+    assert masked_var(whitened, mask).item() == pytest.approx(1.0, rel=1e-5)
+    # shift_mean=False keeps the mean: only the spread is rescaled.
+    kept = masked_whiten(values, mask, shift_mean=False)
+    torch.testing.assert_close(kept, (whitened + 5.0) * mask)
+
+
+def test_masked_var_of_a_single_value_has_no_bessel_correction():
+    values = torch.tensor([[3.0, 7.0]])
+    assert masked_var(values, torch.tensor([[1, 0]])).item() == 0.0
+    two = masked_var(values, torch.tensor([[1, 1]]))
+    assert two.item() == pytest.approx(8.0)  # ((-2)^2 + 2^2) / (2 - 1)
+
+
+def test_masked_mean_along_a_dimension_counts_each_row_s_own_tokens():
+    values = torch.tensor([[1.0, 3.0, 8.0], [2.0, 4.0, 6.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    assert masked_mean(values, mask, dim=1).tolist() == pytest.approx([2.0, 4.0])
+    assert masked_mean(values, mask, dim=0).tolist() == pytest.approx([1.5, 3.5, 6.0])
+
+
+def test_per_token_rewards_by_hand_on_a_row_with_an_early_eos():
+    eos, pad = 1, 0
+    response_ids = torch.tensor([[5, 1, pad, pad], [5, 6, 7, 8], [1, pad, pad, pad]])
+    mask = mask_after_eos(response_ids, [eos])
+    assert mask.tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+    logprobs = torch.tensor([[-1.0, -0.5, -9.0, -9.0], [-2.0, -1.0, -1.0, -0.5],
+                             [-0.25, -9.0, -9.0, -9.0]])
+    ref_logprobs = torch.tensor([[-2.0, -1.5, -1.0, -1.0], [-1.0, -1.0, -3.0, -1.0],
+                                 [-1.25, -1.0, -1.0, -1.0]])
+    rewards, kl = per_token_rewards(torch.tensor([4.0, 2.0, -1.0]), logprobs, ref_logprobs,
+                                    mask, kl_coef=0.1)
+    assert kl.tolist() == [[1.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 2.0, 0.5], [1.0, 0.0, 0.0, 0.0]]
+    expected = [
+        [-0.1, -0.1 + 4.0, 0.0, 0.0],  # the score on the EOS, the last real token
+        [0.1, 0.0, -0.2, -0.05 + 2.0],  # no EOS: the score on the last token
+        [-0.1 - 1.0, 0.0, 0.0, 0.0],  # EOS straight away: penalty and score on one token
+    ]
+    torch.testing.assert_close(rewards, torch.tensor(expected))
+
+
+def test_mask_after_eos_accepts_several_eos_ids():
+    ids = torch.tensor([[4, 2, 9, 9], [4, 4, 1, 2], [4, 4, 4, 4]])
+    assert mask_after_eos(ids, [1, 2]).tolist() == [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
+
+
+def test_logprobs_and_entropy_from_logits_by_hand():
+    logits = torch.tensor([[[0.0, math.log(3.0)], [5.0, 5.0]]])  # p = (1/4, 3/4), (1/2, 1/2)
+    picked = logprobs_from_logits(logits, torch.tensor([[0, 1]]))
+    assert picked.tolist()[0] == pytest.approx([math.log(0.25), math.log(0.5)])
+    entropy = entropy_from_logits(logits).tolist()[0]
+    assert entropy == pytest.approx([-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)),
+                                     math.log(2.0)])
+    uniform = torch.zeros(1, 2, 2)
+    kl = kl_from_logits(logits, uniform)  # one KL per position
+    expected = [0.25 * math.log(0.5) + 0.75 * math.log(1.5), 0.0]
+    assert kl.shape == (1, 2) and kl.tolist()[0] == pytest.approx(expected, abs=1e-7)
+
+
+def test_gae_with_discount_and_several_rows():
+    rewards = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
+    values = torch.tensor([[0.5, 0.25], [1.0, 7.0]])
+    mask = torch.tensor([[1, 1], [1, 0]])
+    advantages, returns = compute_gae(rewards, values, mask, gamma=0.5, lam=0.5)
+    # row 0, t=1: delta = 1 - 0.25 = 0.75; t=0: delta = 0 + 0.5 * 0.25 - 0.5 = -0.375,
+    #   A = -0.375 + 0.25 * 0.75 = -0.1875
+    # row 1, t=0: the value 7 sits on padding and must not count: delta = A = 2 - 1 = 1
+    torch.testing.assert_close(advantages, torch.tensor([[-0.1875, 0.75], [1.0, 0.0]]))
+    torch.testing.assert_close(returns, torch.tensor([[0.3125, 1.0], [2.0, 0.0]]))
+
+
+def test_clipped_policy_loss_averages_over_real_tokens():
+    logprobs = torch.log(torch.tensor([[1.1, 1.5, 0.5, 9.0]]))
+    advantages = torch.tensor([[1.0, 1.0, -1.0, 1.0]])
+    mask = torch.tensor([[1, 1, 1, 0]])
+    out = clipped_policy_loss(logprobs, torch.zeros(1, 4), advantages, mask, 0.2)
+    assert out.loss.item() == pytest.approx((-1.1 - 1.2 + 0.8) / 3)
+    assert out.ratio.item() == pytest.approx((1.1 + 1.5 + 0.5) / 3)
+    assert out.clipfrac.item() == pytest.approx(2 / 3)
+    log_ratios = [math.log(1.1), math.log(1.5), math.log(0.5)]
+    assert out.approx_kl.item() == pytest.approx(0.5 * sum(x * x for x in log_ratios) / 3)
+
+
+def test_clipped_value_loss_clips_in_both_directions():
+    values = torch.tensor([[-1.0, 0.5, 0.05]])
+    old_values = torch.zeros(1, 3)
+    returns = torch.tensor([[-1.0, 0.0, 1.0]])
+    out = clipped_value_loss(values, old_values, returns, torch.ones(1, 3), 0.2)
+    # token 0: clipped to -0.2, error 0.64 (> 0); token 1: clipped to 0.2, error 0.04
+    # (< 0.25, the unclipped one counts); token 2: inside the range, error 0.9025
+    assert out.loss.item() == pytest.approx(0.5 * (0.64 + 0.25 + 0.9025) / 3)
+    assert out.clipfrac.item() == pytest.approx(1 / 3)
+    assert out.error.item() == pytest.approx((0.0 + 0.25 + 0.9025) / 3)
+
+
+def test_adaptive_kl_controller_by_hand():
+    controller = AdaptiveKLController(init_kl_coef=0.5, target=4.0, horizon=100)
+    controller.update(current_kl=5.0, n_steps=10)  # error 0.25, capped at 0.2
+    assert controller.value == pytest.approx(0.5 * (1 + 0.2 * 10 / 100))
+    controller = AdaptiveKLController(init_kl_coef=0.5, target=4.0, horizon=100)
+    controller.update(current_kl=4.4, n_steps=10)  # error 0.1, inside the cap
+    assert controller.value == pytest.approx(0.5 * (1 + 0.1 * 10 / 100))
+    controller.update(current_kl=0.0, n_steps=20)  # error -1, capped at -0.2
+    assert controller.value == pytest.approx(0.5 * 1.01 * (1 - 0.2 * 20 / 100))
