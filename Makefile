@@ -12,7 +12,7 @@ PROFILE ?= $(or $(LABS_PROFILE),tiny)
 REPLICA_SCALE ?= ci
 REPLICA := build/hub-replica-$(REPLICA_SCALE)
 
-.PHONY: install labs test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate
+.PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate
 
 install: $(INSTALLED)
 
@@ -47,6 +47,10 @@ rehearse: install hub-replica
 # off, 15 GiB), printing each lab's minutes and peak GPU memory. About 2 GB of replica.
 rehearse-gpu:
 	$(MAKE) --no-print-directory rehearse REPLICA_SCALE=real REHEARSE_FLAGS="--full-sizes --t4"
+
+# Open the labs in JupyterLab, with this project's environment as the notebooks' kernel.
+jupyter: install tiny-world
+	$(BIN)/jupyter lab notebooks/
 
 lint: install
 	$(BIN)/ruff check .
