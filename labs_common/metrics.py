@@ -1,36 +1,18 @@
 """Metrics: ROUGE and BLEU for generated text, accuracy and a confusion matrix for labels.
 
-ROUGE comes from ``evaluate.load("rouge")`` when the Hugging Face Hub is reachable and
-otherwise from ``rouge_score`` directly, with the same settings (stemming on, mean of
-per-example F-measures), so both paths give the same keys and the same numbers.
+ROUGE comes from ``rouge_score``, the package behind ``evaluate``'s rouge module, with the
+settings the labs use (stemming on, the mean of per-example F-measures). ``evaluate.load``
+is not used: it downloads a Python script from the Hub and runs it, and its default reports
+the median of bootstrap means rather than the mean.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
-
-
-@functools.cache
-def _evaluate_rouge():
-    """``evaluate``'s rouge module, or None where the Hub cannot be reached."""
-    if _offline():
-        return None
-    try:
-        import evaluate
-
-        return evaluate.load("rouge")
-    except Exception:  # evaluate raises FileNotFoundError/ConnectionError/OSError offline
-        return None
 
 
 def _check_pairs(predictions: Sequence[str], references: Sequence[str]) -> None:
@@ -51,15 +33,6 @@ def rouge_per_example(
     ``rougeLsum`` treats newlines as sentence breaks, as the reference implementation does.
     """
     _check_pairs(predictions, references)
-    module = _evaluate_rouge()
-    if module is not None:
-        scores = module.compute(
-            predictions=list(predictions),
-            references=list(references),
-            use_stemmer=True,
-            use_aggregator=False,
-        )
-        return {key: [float(s) for s in scores[key]] for key in ROUGE_KEYS}
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)

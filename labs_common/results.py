@@ -23,7 +23,6 @@ LIBRARIES = (
     "datasets",
     "peft",
     "trl",
-    "evaluate",
     "rouge_score",
     "accelerate",
     "numpy",
