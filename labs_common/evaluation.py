@@ -50,6 +50,22 @@ def score_summaries(summaries: Sequence[str], references: Sequence[str]) -> dict
     return {"mean": means, "per_example": per}
 
 
+def rouge_error_bars(
+    scores: Mapping[str, dict], keys: Sequence[str], seed: int = 0
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """95 % bootstrap intervals of each mean ROUGE in ``scores`` (from :func:`score_summaries`),
+    as ``{setting: {metric: (low, high)}}`` for :func:`labs_common.plots.grouped_bars`."""
+    from labs_common.stats import mean_ci
+
+    bars = {}
+    for name, score in scores.items():
+        bars[name] = {}
+        for key in keys:
+            interval = mean_ci(score["per_example"][key], seed=seed)
+            bars[name][key] = (interval.low, interval.high)
+    return bars
+
+
 def pick_examples_per_class(
     rows: Sequence[Row],
     per_class: int = 1,

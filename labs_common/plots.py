@@ -52,17 +52,33 @@ def grouped_bars(
     return fig, ax
 
 
-def loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: str = "training loss"):
-    """Training loss against step, one line per run (``{name: [(step, loss), ...]}``)."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def loss_curves(
+    curves: Mapping[str, Sequence[tuple[int, float]]],
+    title: str = "training loss",
+    validation: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+):
+    """Loss against step, one colour per run (``{name: [(step, loss), ...]}``).
+
+    ``validation`` adds each run's loss on held-out pairs as a dashed line of the same
+    colour: a training loss that keeps falling while the validation loss rises is
+    overfitting.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for name, points in curves.items():
+        color = None
         if points:
             steps, losses = zip(*points, strict=True)
-            ax.plot(steps, losses, marker=".", label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+            (line,) = ax.plot(steps, losses, marker=".", label=f"{name}, training")
+            color = line.get_color()
+        held_out = (validation or {}).get(name)
+        if held_out:
+            steps, losses = zip(*held_out, strict=True)
+            ax.plot(steps, losses, linestyle="--", marker="o", markersize=3, color=color,
+                    label=f"{name}, validation")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy loss per token")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig, ax
 
@@ -101,14 +117,45 @@ def before_after_histogram(
     return fig, ax
 
 
-def training_stats(history: Sequence[Mapping[str, float]], keys: Sequence[str], title: str = ""):
-    """One small panel per logged statistic against step (e.g. reward and KL during PPO)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
-    steps = range(1, len(history) + 1)
+def rolling_mean(values: Sequence[float], window: int) -> np.ndarray:
+    """The mean of each value and the ``window - 1`` before it (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+def training_stats(
+    history: Sequence[Mapping[str, float]],
+    keys: Sequence[str],
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+    window: int = 5,
+    references: Mapping[str, tuple[float, str]] | None = None,
+    xlabel: str = "step",
+):
+    """One titled panel per logged statistic against step (e.g. reward and KL during PPO).
+
+    Each panel shows the logged values as dots and their rolling mean over ``window`` steps
+    as a line (a single step's batch is noisy); ``labels`` names the panels in words, and
+    ``references`` draws a labelled horizontal line per key, e.g. the reward a clean human
+    summary gets.
+    """
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.3), squeeze=False)
+    steps = np.arange(1, len(history) + 1)
     for ax, key in zip(axes[0], keys, strict=True):
-        ax.plot(steps, [h[key] for h in history], marker=".")
-        ax.set_title(key, fontsize=9)
-        ax.set_xlabel("step")
+        values = [float(h.get(key, np.nan)) for h in history]
+        ax.plot(steps, values, linestyle="none", marker=".", alpha=0.5, label="each step")
+        if len(values) >= 2:
+            ax.plot(steps, rolling_mean(values, window), label=f"mean of {window} steps")
+        if references and key in references:
+            value, text = references[key]
+            ax.axhline(value, color="grey", linestyle="--", linewidth=1, label=text)
+        name = (labels or {}).get(key, key)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(key, fontsize=8)
+        ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig, axes[0]

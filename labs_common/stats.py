@@ -77,3 +77,16 @@ def paired_difference_ci(
     )
     low, high = result.confidence_interval
     return Interval(estimate, float(low), float(high), int(a.size), confidence)
+
+
+def mean_ci(
+    values: Sequence[float], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> Interval:
+    """Bootstrap interval of ``mean(values)``: how precisely a sample pins down its mean.
+
+    The same bootstrap as :func:`paired_difference_ci`, on the values themselves; the labs
+    draw it as error bars on their score plots.
+    """
+    values = np.asarray(values, dtype=float)
+    return paired_difference_ci(values, np.zeros_like(values), confidence=confidence,
+                                resamples=resamples, seed=seed)

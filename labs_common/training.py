@@ -106,11 +106,12 @@ class TrainingRun:
     """What a fine-tuning run leaves behind for the lab to show."""
 
     losses: list[tuple[int, float]]  # (step, training loss) at each logging step
-    seconds: float  # wall-clock training time
+    seconds: float  # wall-clock training time (evaluations included)
     steps: int
     peak_gpu_memory_bytes: int | None = None  # None on a CPU
     log_history: list[dict] = field(default_factory=list, repr=False)
     gpu_memory_before_bytes: int | None = None  # allocated when training started; None on a CPU
+    eval_losses: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
 
     @property
     def extra_gpu_memory_bytes(self) -> int | None:
@@ -138,6 +139,8 @@ def train_seq2seq(
     progress: bool = False,
     output_dir: str | None = None,
     pad_to_multiple_of: int | None | Literal["auto"] = "auto",
+    eval_pairs: Dataset | None = None,
+    eval_steps: int | None = None,
 ) -> TrainingRun:
     """Fine-tune ``model`` in place on ``pairs`` with ``Seq2SeqTrainer`` (Lab 2, sections 4–5).
 
@@ -146,12 +149,19 @@ def train_seq2seq(
     fp16, so fp16 is never used. The learning rate decays linearly to zero.
     ``pad_to_multiple_of="auto"`` follows :func:`~labs_common.profiles.padding_multiple`:
     batch lengths rounded up to multiples of 64 on a GPU, no rounding on a CPU.
+    With ``eval_pairs`` the loss on those held-out pairs is computed every ``eval_steps``
+    steps (default: every third logging step) and once before the first step, for the loss
+    curves: every run then starts from a measured point (step 0).
     """
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1.")
     tokenized = tokenize_pairs(pairs, tokenizer, max_source_length, max_target_length)
+    evaluated = None
+    if eval_pairs is not None:
+        evaluated = tokenize_pairs(eval_pairs, tokenizer, max_source_length, max_target_length)
+        eval_steps = eval_steps or max(1, 3 * logging_steps)
     on_gpu = torch.cuda.is_available()
     if pad_to_multiple_of == "auto":
         pad_to_multiple_of = padding_multiple("cuda" if on_gpu else "cpu")
@@ -174,11 +184,15 @@ def train_seq2seq(
             use_cpu=not on_gpu,
             disable_tqdm=not progress,
             dataloader_num_workers=0,
+            eval_strategy="steps" if evaluated is not None else "no",
+            eval_steps=eval_steps,
+            per_device_eval_batch_size=batch_size,
         )
         trainer = Seq2SeqTrainer(
             model=model,
             args=args,
             train_dataset=tokenized,
+            eval_dataset=evaluated,
             data_collator=DataCollatorForSeq2Seq(
                 tokenizer, model=model, label_pad_token_id=IGNORE_INDEX,
                 pad_to_multiple_of=pad_to_multiple_of,
@@ -196,10 +210,15 @@ def train_seq2seq(
         start = time.perf_counter()
         with warnings.catch_warnings():
             silence_library_deprecations()
+            start_loss = trainer.evaluate()["eval_loss"] if evaluated is not None else None
             trainer.train()
         seconds = time.perf_counter() - start
     history = list(trainer.state.log_history)
     losses = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
+    eval_losses = [(int(h["step"]), float(h["eval_loss"])) for h in history
+                   if "eval_loss" in h and h["step"] > 0]
+    if start_loss is not None:
+        eval_losses.insert(0, (0, float(start_loss)))
     model.eval()
     return TrainingRun(
         losses=losses,
@@ -208,6 +227,7 @@ def train_seq2seq(
         peak_gpu_memory_bytes=torch.cuda.max_memory_allocated() if on_gpu else None,
         log_history=history,
         gpu_memory_before_bytes=memory_before,
+        eval_losses=eval_losses,
     )
 
 

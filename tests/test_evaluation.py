@@ -44,3 +44,13 @@ def test_answer_counts_lists_every_label_and_puts_the_rest_in_other():
     counts = evaluation.answer_counts(["positive", "positive", "other", "banana"])
     assert counts == {"negative": 0, "neutral": 0, "positive": 2, "other": 2}
     assert list(counts) == ["negative", "neutral", "positive", "other"]
+
+
+def test_rouge_error_bars_give_an_interval_around_each_mean():
+    from labs_common import evaluation as ev
+
+    scores = {"a": ev.score_summaries(["the cat sat", "a dog ran", "birds fly"],
+                                      ["the cat sat", "the dog ran", "fish swim"])}
+    bars = ev.rouge_error_bars(scores, ["rouge1"], seed=0)
+    low, high = bars["a"]["rouge1"]
+    assert low <= scores["a"]["mean"]["rouge1"] <= high and low < high

@@ -81,3 +81,14 @@ def test_two_examples_and_boolean_scores_are_enough():
     assert flags.estimate == pytest.approx(-0.25) and flags.n == 4
     with pytest.raises(ValueError, match="^A confidence interval needs at least two"):
         paired_difference_ci([1.0], [0.0])
+
+
+def test_mean_ci_brackets_the_mean_and_narrows_with_more_data():
+    from labs_common import stats
+
+    rng = np.random.default_rng(0)
+    small = stats.mean_ci(rng.normal(1.0, 1.0, 20), seed=0)
+    large = stats.mean_ci(rng.normal(1.0, 1.0, 500), seed=0)
+    assert small.low < small.estimate < small.high
+    assert (large.high - large.low) < (small.high - small.low) / 3
+    assert stats.mean_ci([0.5, 0.5, 0.5]).as_list() == [0.5, 0.5]

@@ -160,3 +160,22 @@ def test_lab3_fallback_trains_with_lab2_lora_budget():
                           "learning_rate": profile.lab2.lora_learning_rate,
                           "batch_size": profile.lab2.batch_size,
                           "warmup_steps": profile.lab2.warmup_steps}
+
+
+def test_validation_loss_is_measured_before_the_first_step_and_every_eval_steps(
+    tiny_t5, word_tokenizer
+):
+    import copy
+
+    from datasets import Dataset
+
+    pairs = training.summary_pairs(Dataset.from_list(PAIRS_ROWS * 4))
+    runs = {}
+    for rate in (1e-2, 1e-3):
+        runs[rate] = training.train_seq2seq(
+            copy.deepcopy(tiny_t5), word_tokenizer, pairs, max_steps=4, learning_rate=rate,
+            batch_size=4, logging_steps=1, eval_pairs=pairs.select(range(3)), eval_steps=2)
+    steps = [step for step, _ in runs[1e-2].eval_losses]
+    assert steps == [0, 2, 4]
+    assert runs[1e-2].eval_losses[0] == runs[1e-3].eval_losses[0]  # the same model at step 0
+    assert runs[1e-2].eval_losses[-1][1] < runs[1e-3].eval_losses[-1][1]

@@ -1,0 +1,36 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from labs_common import plots  # noqa: E402
+
+
+def test_rolling_mean_averages_each_value_with_those_before_it():
+    assert plots.rolling_mean([1, 3, 5, 7], window=2).tolist() == [1, 2, 4, 6]
+    assert plots.rolling_mean([2, 4, 9], window=5).tolist() == pytest.approx([2, 3, 5])
+
+
+def test_training_stats_names_panels_and_draws_the_reference_line():
+    history = [{"env/reward_mean": r, "objective/kl": k} for r, k in ((0, 0), (1, 0.1), (2, 0.3))]
+    fig, axes = plots.training_stats(
+        history, ["env/reward_mean", "objective/kl"],
+        labels={"env/reward_mean": "mean reward"},
+        references={"env/reward_mean": (2.5, "clean human summaries")}, window=2)
+    assert axes[0].get_title() == "mean reward" and axes[1].get_title() == "objective/kl"
+    lines = axes[0].get_lines()
+    assert np.allclose(lines[1].get_ydata(), [0, 0.5, 1.5])  # the rolling mean
+    assert any(np.allclose(line.get_ydata(), 2.5) for line in lines)
+    assert "clean human summaries" in [t.get_text() for t in axes[0].get_legend().get_texts()]
+    matplotlib.pyplot.close(fig)
+
+
+def test_loss_curves_draw_validation_dashed_in_the_run_colour():
+    fig, ax = plots.loss_curves({"full": [(10, 2.0), (20, 1.5)]},
+                                validation={"full": [(0, 2.5), (20, 1.7)]})
+    train, held_out = ax.get_lines()
+    assert held_out.get_linestyle() == "--" and held_out.get_color() == train.get_color()
+    assert list(held_out.get_xdata()) == [0, 20]
+    matplotlib.pyplot.close(fig)
