@@ -186,7 +186,27 @@ class StepResult:
         ]
 
 
-def _add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
+@contextmanager
+def pure_generation_config(model) -> Iterator[None]:
+    """Run the block with a generation config that holds the special token ids only.
+
+    ``generate`` fills every setting not passed to it from the model's
+    ``generation_config`` (a Hub model's may set a temperature, top-k, a repetition
+    penalty, ...), so that config is swapped for one that sets nothing else, and samples
+    come from the distribution whose log-probs PPO (and DPO's pairs) are computed with.
+    """
+    base = model.get_base_model() if isinstance(model, PeftModel) else model
+    saved = base.generation_config
+    base.generation_config = GenerationConfig(
+        **{name: getattr(saved, name, None) for name in SPECIAL_TOKEN_SETTINGS}
+    )
+    try:
+        yield
+    finally:
+        base.generation_config = saved
+
+
+def add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
     """Add an adapter ``name`` holding the same weights, in the same dtypes, as ``source``."""
     config = copy.copy(model.peft_config[source])
     config.inference_mode = True
@@ -241,7 +261,7 @@ class PPOTrainer:
             if REFERENCE_ADAPTER in model.peft_config:
                 raise ValueError(f"The model already has an adapter named {REFERENCE_ADAPTER!r}.")
             # A frozen copy of the starting adapter is the reference (no second base model).
-            _add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
+            add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
             self.reference_adapter: str | None = REFERENCE_ADAPTER
         else:
             if lora_config is None:
@@ -413,7 +433,7 @@ class PPOTrainer:
         if not settings["do_sample"]:  # greedy: the sampling filters would only warn
             del settings["top_k"], settings["top_p"]
         self.model.eval()
-        with torch.no_grad(), self._using(which), self._pure_generation_config():
+        with torch.no_grad(), self._using(which), pure_generation_config(self.model):
             sequences = self.model.generate(
                 input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], **settings
             )
@@ -566,24 +586,6 @@ class PPOTrainer:
         self._length_rng.setstate(state["length_rng"])
 
     # ------------------------------------------------------------------ plumbing
-
-    @contextmanager
-    def _pure_generation_config(self) -> Iterator[None]:
-        """Run the block with a generation config that holds the special token ids only.
-
-        ``generate`` fills every setting not passed to it from the model's
-        ``generation_config`` (a Hub model's may set a temperature, top-k, a repetition
-        penalty, ...), so that config is swapped for one that sets nothing else.
-        """
-        model = self.model.get_base_model()
-        saved = model.generation_config
-        model.generation_config = GenerationConfig(
-            **{name: getattr(saved, name, None) for name in SPECIAL_TOKEN_SETTINGS}
-        )
-        try:
-            yield
-        finally:
-            model.generation_config = saved
 
     @contextmanager
     def _using(self, which: Which) -> Iterator[None]:
