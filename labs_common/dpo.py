@@ -563,6 +563,19 @@ class DPOTrainer:
         logprobs = self.response_logprobs(encoded, which)
         return sequence_logprobs(logprobs, encoded.response_mask).chunk(2)
 
+    def kl_to_reference(self, prompts: Sequence[str], responses: Sequence[str]) -> float:
+        """Mean over ``responses`` of log π(response) − log π_ref(response), summed over tokens.
+
+        With responses sampled from the policy this estimates KL(policy ‖ reference) per
+        response, the number PPO logs as ``objective/kl``, so the methods can be compared.
+        """
+        rows = [{"prompt": p, "chosen": r, "rejected": r}
+                for p, r in zip(prompts, responses, strict=True)]
+        encoded = self.encode(rows)
+        policy, _ = self.pair_logprobs(encoded, "policy")
+        reference, _ = self.pair_logprobs(encoded, "reference")
+        return float((policy - reference).mean())
+
     def response_logprobs(self, rollout: Rollout, which: Which = "policy") -> Tensor:
         """log p of each response token under the policy, the reference or the base: (B, R).
 

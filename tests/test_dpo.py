@@ -411,3 +411,17 @@ def test_trl_dpo_trainer_fails_on_an_encoder_decoder(tiny_t5, word_tokenizer, tm
 def test_rollout_is_the_shared_batch_type(tiny_t5, word_tokenizer):
     # DPO's encoded pairs are PPO's Rollout: one batch type, one forward pass, for both.
     assert isinstance(_trainer(_t5_policy(tiny_t5), word_tokenizer).encode(PAIRS), Rollout)
+
+
+def test_kl_to_reference_is_zero_at_the_start_and_grows_with_training(tiny_t5, word_tokenizer):
+    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer)
+    prompts = [row["prompt"] for row in PAIRS]
+    responses = [row["chosen"] for row in PAIRS]
+    assert trainer.kl_to_reference(prompts, responses) == pytest.approx(0.0, abs=1e-6)
+    trainer.train(PAIRS)
+    encoded = trainer.encode([{"prompt": p, "chosen": r, "rejected": r}
+                              for p, r in zip(prompts, responses, strict=True)])
+    by_hand = (trainer.pair_logprobs(encoded, "policy")[0]
+               - trainer.pair_logprobs(encoded, "reference")[0]).mean()
+    assert trainer.kl_to_reference(prompts, responses) == pytest.approx(float(by_hand))
+    assert float(by_hand) > 0  # training raised the chosen responses' log-probs
