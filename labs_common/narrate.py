@@ -21,8 +21,8 @@ def compare(a: float, b: float, *, tolerance: float = 0.0,
 
 
 def ratio(a: float, b: float) -> str:
-    """``a`` as a multiple of ``b`` in words: ``"2.8 times"``, ``"about the same"``."""
+    """``a`` as a multiple of ``b`` in words: ``"2.8 times"`` or ``"about the same as"``."""
     if b == 0:
         return "undefined (the second is 0)"
     factor = a / b
-    return "about the same" if abs(factor - 1) < 0.05 else f"{factor:.1f} times"
+    return "about the same as" if abs(factor - 1) < 0.05 else f"{factor:.1f} times"

@@ -11,5 +11,5 @@ def test_compare_says_which_way_and_respects_the_tolerance():
 
 def test_ratio_in_words():
     assert narrate.ratio(2.8, 1.0) == "2.8 times"
-    assert narrate.ratio(1.01, 1.0) == "about the same"
+    assert narrate.ratio(1.01, 1.0) == "about the same as"
     assert narrate.ratio(1.0, 0.0).startswith("undefined")
