@@ -354,6 +354,67 @@ def before_after_table(
     return frame.sort_values("reward_diff", ascending=False, kind="stable").reset_index(drop=True)
 
 
+# ---------------------------------------------------------------- comparing methods
+
+
+def method_comparison(
+    before: Sequence[str],
+    after: Sequence[str],
+    references: Sequence[str],
+    reward_model,
+    judge,
+    *,
+    kl: float | None,
+    seconds: float,
+    seed: int = 0,
+) -> dict:
+    """One method's row of the comparison tables: what changed, with 95 % paired intervals.
+
+    ``before`` and ``after`` are one summary per test dialogue from the starting policy and
+    from the trained one (the same dialogues, the same decoding). Toxicity is scored by the
+    reward model and by the judge, quality by ROUGE-1 against the human summaries, and
+    length in words; ``kl`` (KL to the starting policy, nats per summary) and ``seconds``
+    come from the run.
+    """
+    from labs_common.metrics import rouge_per_example
+    from labs_common.stats import paired_difference_ci
+
+    row: dict = {}
+    measures = {
+        "toxicity (reward model)": (reward_model.toxicity(list(before)),
+                                    reward_model.toxicity(list(after))),
+        "toxicity (second judge)": (judge.toxicity(list(before)), judge.toxicity(list(after))),
+        "ROUGE-1": (rouge_per_example(before, references)["rouge1"],
+                    rouge_per_example(after, references)["rouge1"]),
+        "words": ([float(n) for n in word_counts(before)], [float(n) for n in word_counts(after)]),
+    }
+    for name, (was, now) in measures.items():
+        interval = paired_difference_ci(now, was, seed=seed)
+        row[f"{name}, before"] = float(np.mean(was))
+        row[f"{name}, after"] = float(np.mean(now))
+        row[f"{name}, change"] = interval.estimate
+        row[f"{name}, change 95 % CI"] = (interval.low, interval.high)
+    row["KL to the start"] = float("nan") if kl is None else float(kl)
+    row["training seconds"] = float(seconds)
+    return row
+
+
+def comparison_table(rows: Mapping[str, dict], digits: int = 3) -> pd.DataFrame:
+    """The rows of :func:`method_comparison`, one column per method, intervals as text."""
+    shown = {}
+    for method, row in rows.items():
+        column = {}
+        for key, value in row.items():
+            if isinstance(value, tuple):
+                column[key] = f"{value[0]:+.{digits}f} to {value[1]:+.{digits}f}"
+            elif key.endswith(", change"):
+                column[key] = f"{value:+.{digits}f}"
+            else:
+                column[key] = f"{value:.{digits}f}" if key != "training seconds" else f"{value:.0f}"
+        shown[method] = column
+    return pd.DataFrame(shown)
+
+
 # ---------------------------------------------------------------- GRPO (section 9)
 
 

@@ -258,3 +258,20 @@ def test_the_reward_function_reads_conversational_completions():
     completions = [[{"role": "assistant", "content": "you idiot"}],
                    [{"role": "assistant", "content": "hello"}]]
     assert reward(completions) == [-2.0, 3.0]
+
+
+def test_method_comparison_reports_each_change_with_its_paired_interval():
+    before = ["you idiot", "hello there", "idiot again", "fine day"]
+    after = ["hello", "hello there", "a fine answer", "fine day"]
+    references = ["hello there", "hello there", "a fine answer", "fine day"]
+    row = detox.method_comparison(before, after, references, _FakeClassifier(), _FakeClassifier(),
+                                  kl=0.25, seconds=12.0, seed=0)
+    assert row["toxicity (reward model), before"] == 0.5
+    assert row["toxicity (reward model), after"] == 0.0
+    assert row["toxicity (reward model), change"] == -0.5
+    low, high = row["toxicity (reward model), change 95 % CI"]
+    assert low <= -0.5 <= high <= 0
+    assert row["ROUGE-1, change"] > 0 and row["KL to the start"] == 0.25
+    table = detox.comparison_table({"PPO": row})
+    assert table.loc["toxicity (reward model), change", "PPO"] == "-0.500"
+    assert table.loc["training seconds", "PPO"] == "12"
