@@ -94,8 +94,8 @@ def sample_candidates(
     summaries. ``batch_size`` dialogues go into each ``generate`` call, each repeated
     ``n_samples`` times. Returns one list of ``n_samples`` texts per dialogue, in order.
     """
-    if n_samples < 2:
-        raise ValueError(f"A pair needs at least 2 samples per dialogue, not {n_samples}.")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, not {n_samples}.")
     prompts = [prompt(dialogue) for dialogue in dialogues]
     torch.manual_seed(seed)
     with pure_generation_config(policy):
@@ -563,18 +563,21 @@ class DPOTrainer:
         logprobs = self.response_logprobs(encoded, which)
         return sequence_logprobs(logprobs, encoded.response_mask).chunk(2)
 
-    def kl_to_reference(self, prompts: Sequence[str], responses: Sequence[str]) -> float:
+    def kl_to_reference(self, prompts: Sequence[str], responses: Sequence[str],
+                        reference: Which = "reference") -> float:
         """Mean over ``responses`` of log π(response) − log π_ref(response), summed over tokens.
 
         With responses sampled from the policy this estimates KL(policy ‖ reference) per
         response, the number PPO logs as ``objective/kl``, so the methods can be compared.
+        ``reference="base"`` compares with the model without any adapter instead: the start
+        of a LoRA run whose adapter began at zero (as trl's GRPO and DPO runs do).
         """
         rows = [{"prompt": p, "chosen": r, "rejected": r}
                 for p, r in zip(prompts, responses, strict=True)]
         encoded = self.encode(rows)
         policy, _ = self.pair_logprobs(encoded, "policy")
-        reference, _ = self.pair_logprobs(encoded, "reference")
-        return float((policy - reference).mean())
+        start, _ = self.pair_logprobs(encoded, reference)
+        return float((policy - start).mean())
 
     def response_logprobs(self, rollout: Rollout, which: Which = "policy") -> Tensor:
         """log p of each response token under the policy, the reference or the base: (B, R).

@@ -118,6 +118,14 @@ class Lab3Settings:
     # gradient_checkpointing): on a GPU it cuts the update's peak memory; on a CPU it only
     # costs time.
     ppo_gradient_checkpointing: bool = False
+    # DPO (section 10): pairs from sampled summaries of training dialogues
+    dpo_dialogues: int = 128  # training dialogues sampled for preference pairs
+    dpo_samples: int = 4  # summaries sampled per dialogue; the best and worst make a pair
+    dpo_min_margin: float = 1.0  # least reward difference (nothate logit) to keep a pair
+    dpo_beta: float = 0.1
+    dpo_learning_rate: float = 1e-4
+    dpo_epochs: int = 2
+    dpo_batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -307,7 +315,8 @@ REHEARSAL_SETTINGS: dict[str, dict] = {
     "lab3": {"eval_examples": 4, "generation_batch_size": 4, "ppo_steps": 2,
              "ppo_batch_size": 4, "ppo_mini_batch_size": 2, "max_new_tokens": 16,
              "seeds": [0], "grpo_steps": 2, "grpo_batch_size": 4, "grpo_generations": 2,
-             "grpo_max_completion_length": 8},
+             "grpo_max_completion_length": 8, "dpo_dialogues": 8, "dpo_samples": 2,
+             "dpo_min_margin": 0.0, "dpo_epochs": 1, "dpo_batch_size": 4},
 }
 
 

@@ -32,7 +32,7 @@ _ENDINGS = ("", "", "", " :)", " !!", " ...", " #fb", " #tgif", " haha")
 
 def _compose(rng: random.Random) -> dict[str, str | list[str]]:
     """One DialogSum-style dialogue made of several scenes between #Person1# and #Person2#."""
-    scenes = [make_dialogue(rng, toxic=rng.random() < TOXIC_SHARE)
+    scenes = [make_dialogue(rng, insult="strong" if rng.random() < TOXIC_SHARE else "")
               for _ in range(rng.choice(SCENES_PER_DIALOGUE))]
     turns: list[tuple[int, str]] = []
     for index, scene in enumerate(scenes):
