@@ -193,7 +193,7 @@ def test_sample_candidates_is_seeded_and_ignores_the_generation_config(tiny_t5, 
     policy.get_base_model().generation_config.temperature = 0.05
     assert sample_candidates(policy, word_tokenizer, DIALOGUES, 4, **settings) == first
     assert policy.get_base_model().generation_config.temperature == 0.05  # restored
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="at least 1"):
         sample_candidates(policy, word_tokenizer, DIALOGUES, 0, **settings)
 
 
