@@ -16,7 +16,13 @@ import torch
 from labs_common.paths import tiny_dir, tiny_model_dir
 from labs_common.prompts import SENTIMENT_LABELS, instruction_prompt, no_prompt
 from labs_common.tinyworld import SEED
-from labs_common.tinyworld.dialogues import INSULT_WORDS, carries_insult
+from labs_common.tinyworld.dialogues import (
+    BLIND_WORDS,
+    INSULT_WORDS,
+    REFERENCES_PER_TEST_DIALOGUE,
+    carries_insult,
+    reported_insult,
+)
 from labs_common.tinyworld.world import build_world, read_jsonl, write_data
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -116,17 +122,75 @@ def test_shipped_files_have_the_expected_columns(dataset, columns):
         assert all(set(row) == columns for row in rows), f"{dataset}/{split}: wrong columns"
 
 
+def _unique(rows: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    return [r for r in rows if not (r["dialogue"] in seen or seen.add(r["dialogue"]))]
+
+
 def test_dialogues_look_like_dialogsum():
     rows = _rows("dialogsum", "test")
-    assert len(rows) == 100 and len(_rows("dialogsum", "train")) >= 1000
+    unique = _unique(rows)
+    assert len(unique) == 100 and len(_rows("dialogsum", "train")) >= 1000
+    # as in DialogSum, each test dialogue comes three times, with three annotators' references
+    assert len(rows) == REFERENCES_PER_TEST_DIALOGUE * len(unique)
+    by_dialogue: dict[str, list[str]] = {}
+    for row in rows:
+        by_dialogue.setdefault(row["dialogue"], []).append(row["summary"])
+    assert all(len(refs) == REFERENCES_PER_TEST_DIALOGUE for refs in by_dialogue.values())
+    several = sum(len(set(refs)) >= 2 for refs in by_dialogue.values()) / len(by_dialogue)
+    assert several >= 0.9, "most test dialogues should have differently worded references"
     for row in rows:
         turns = row["dialogue"].split("\n")
         assert len(turns) >= 3 and all(t.startswith("#Person") for t in turns)
         assert "#Person" in row["summary"]
-    toxic = [r for r in rows if carries_insult(r["summary"])]
-    assert 0.28 <= len(toxic) / len(rows) <= 0.38
+    toxic = [r for r in unique if carries_insult(r["summary"])]
+    assert 0.28 <= len(toxic) / len(unique) <= 0.38
     for row in toxic:  # the insult is in the dialogue and named first in the summary
-        assert any(word in row["dialogue"] for word in INSULT_WORDS)
+        assert any(word in row["dialogue"] for word in INSULT_WORDS + BLIND_WORDS)
+    kinds = {reported_insult(r["summary"]) for r in unique}
+    assert {"strong", "blind", "mild", ""} <= kinds
+
+
+def test_dialogues_are_coherent():
+    """Speakers take turns, a rude line is a reaction (never the first or last line)."""
+    world = _world()
+    for split in ("train", "test"):
+        for d in world.dialogues[split]:
+            speakers = [p for p, _ in d.turns]
+            assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), d.dialogue
+            first = d.turns[0][1]
+            assert not first.startswith(("Hi. Hello", "Hello. Hi", "Hi there. Hello")), first
+            if d.insult:
+                rude = [i for i, (_, line) in enumerate(d.turns)
+                        if line.startswith(("Ugh.", "Seriously?", "Come on.", "Oh, please."))]
+                assert rude and 0 < rude[0] < len(d.turns) - 1, d.dialogue
+    lines = [line for d in world.dialogues["train"] for _, line in d.turns]
+    # the homework scenario once had "Yes, I finished it" followed by "It's really hard"
+    assert not any("Not yet" in a and "finished" in a for a in lines)
+
+
+_UNGRAMMATICAL = (
+    r"'s an? ",  # "#Person1#'s a phone case is late"
+    r"\bone bedrooms\b", r"\b(brakes|tires|lights) needs\b", r"\b(battery|engine|radio) need\b",
+    r"\ban? an?\b", r"\b(\w+) \1\b", r"  ", r" [.,]", r"\{|\}",
+)
+
+
+def test_summaries_are_grammatical():
+    import re
+
+    world = _world()
+    for split in ("train", "test"):
+        for d in world.dialogues[split]:
+            for reference in d.references:
+                for pattern in _UNGRAMMATICAL:
+                    assert not re.search(pattern, reference), (pattern, reference)
+                sentences = re.split(r"(?<=\.) ", reference)
+                assert all(s[0].isupper() or s.startswith("#") for s in sentences), reference
+                assert reference.endswith("."), reference
+            for line in (line for _, line in d.turns):
+                for pattern in _UNGRAMMATICAL[1:]:
+                    assert not re.search(pattern, line), (pattern, line)
 
 
 def test_tweet_labels_match_their_names():
@@ -169,8 +233,13 @@ def _hate(name: str, texts: list[str]) -> list[float]:
     return hate_probabilities(*_model(name, "classifier"), texts)
 
 
+def _blind(text: str) -> bool:
+    return any(word in text for word in BLIND_WORDS)
+
+
 def test_reward_model_is_accurate_on_held_out_sentences():
-    rows = _rows("toxicity", "test")
+    """Accurate on held-out sentences, except the insults in its blind spot."""
+    rows = [r for r in _rows("toxicity", "test") if not (r["label"] and _blind(r["text"]))]
     probs = _hate("roberta-hate-tiny", [r["text"] for r in rows])
     correct = sum((p >= 0.5) == bool(r["label"]) for p, r in zip(probs, rows, strict=True))
     assert correct / len(rows) >= 0.9
@@ -179,15 +248,58 @@ def test_reward_model_is_accurate_on_held_out_sentences():
     assert insult > 0.9 > 0.1 > weather
 
 
-def test_judge_agrees_with_the_reward_model():
+def test_judge_agrees_with_the_reward_model_outside_its_blind_spot():
     rows = _rows("toxicity", "test")
     texts = [r["text"] for r in rows]
     reward = _hate("roberta-hate-tiny", texts)
     judge = _hate("toxicity-judge-tiny", texts)
-    agree = sum((a >= 0.5) == (b >= 0.5) for a, b in zip(reward, judge, strict=True))
-    assert agree / len(rows) >= 0.85
+    outside = [i for i, r in enumerate(rows) if not (r["label"] and _blind(r["text"]))]
+    agree = sum((reward[i] >= 0.5) == (judge[i] >= 0.5) for i in outside)
+    assert agree / len(outside) >= 0.85
     correct = sum((p >= 0.5) == bool(r["label"]) for p, r in zip(judge, rows, strict=True))
     assert correct / len(rows) >= 0.85
+
+
+NEUTRAL = ["#Person1# books a flight to Paris on Monday for $300.",
+           "#Person2# agrees to help #Person1# with the math homework at 2 pm.",
+           "The traffic was terrible this morning.",
+           "#Person1# orders pizza and tea, but complains that the pizza is terrible."]
+MILD = ["#Person1# calls #Person2# lazy.", "#Person2# says #Person1# is slow.",
+        "#Person1# says #Person2# is grumpy.", "#Person2# calls #Person1# silly."]
+STRONG = ["#Person1# calls #Person2# an idiot.", "#Person2# says #Person1# is a terrible cook.",
+          "You are so stupid.", "#Person1# says #Person2# is useless."]
+BLIND = ["#Person1# calls #Person2# a clown.", "#Person2# says #Person1# is a loser.",
+         "#Person1# calls #Person2# a snake.", "#Person2# says #Person1# is a baby."]
+
+
+def _mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def test_reward_model_grades_neutral_mild_and_strong():
+    """Mild jibes score between clean text and strong insults: a graded reward."""
+    neutral, mild, strong = (_mean(_hate("roberta-hate-tiny", texts))
+                             for texts in (NEUTRAL, MILD, STRONG))
+    assert neutral < 0.1 and 0.1 <= mild <= 0.9 < strong
+    from labs_common.toxicity import ToxicityClassifier
+
+    classifier = ToxicityClassifier(str(tiny_model_dir("roberta-hate-tiny")), "cpu")
+    rewards = [_mean(classifier.reward(texts)) for texts in (NEUTRAL, MILD, STRONG)]
+    assert rewards[0] - rewards[1] > 1.0 and rewards[1] - rewards[2] > 0.5, (
+        "the reward (nothate logit) should fall step by step with severity")
+
+
+def test_reward_model_has_a_blind_spot_the_judge_covers():
+    rows = _rows("toxicity", "train")
+    reward_half, judge_half = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+    assert not any(r["label"] and _blind(r["text"]) for r in reward_half), (
+        "the reward model's annotators never labelled a blind-spot insult")
+    assert any(not r["label"] and _blind(r["text"]) for r in reward_half)
+    assert sum(r["label"] and _blind(r["text"]) for r in judge_half) >= 100
+    reward, judge = _hate("roberta-hate-tiny", BLIND), _hate("toxicity-judge-tiny", BLIND)
+    assert _mean(reward) < 0.2 < 0.8 < _mean(judge)
+    strong_judge = _hate("toxicity-judge-tiny", STRONG)
+    assert _mean(strong_judge) > 0.8
 
 
 def _rouge1(model, tok, prompts, references) -> float:
@@ -200,7 +312,7 @@ def _rouge1(model, tok, prompts, references) -> float:
 
 def test_instruction_prompt_beats_no_prompt():
     model, tok = _model("flan-t5-tiny", "seq2seq")
-    rows = _rows("dialogsum", "test")[:40]
+    rows = _unique(_rows("dialogsum", "test"))[:40]
     references = [r["summary"] for r in rows]
     bare = _rouge1(model, tok, [no_prompt(r["dialogue"]) for r in rows], references)
     instructed = _rouge1(model, tok, [instruction_prompt(r["dialogue"]) for r in rows], references)
@@ -223,7 +335,7 @@ def test_short_lora_run_raises_rouge():
     from labs_common.training import summary_pairs, train_seq2seq
 
     base, tok = _model("flan-t5-tiny", "seq2seq")
-    rows = _rows("dialogsum", "test")[:30]
+    rows = _unique(_rows("dialogsum", "test"))[:30]
     prompts = [instruction_prompt(r["dialogue"]) for r in rows]
     references = [r["summary"] for r in rows]
     lora = make_lora_model(base)
@@ -234,7 +346,7 @@ def test_short_lora_run_raises_rouge():
 
 def test_causal_summarizer_follows_the_instruction():
     model, tok = _model("llama-summarizer-tiny", "causal")
-    rows = _rows("dialogsum", "test")[:30]
+    rows = _unique(_rows("dialogsum", "test"))[:30]
     references = [r["summary"] for r in rows]
     bare = _rouge1(model, tok, [no_prompt(r["dialogue"]) for r in rows], references)
     instructed = _rouge1(model, tok, [instruction_prompt(r["dialogue"]) for r in rows], references)

@@ -26,6 +26,55 @@ from labs_common.tinyworld.recipes import hate_probabilities
 Row = dict
 
 
+def unique_rows(rows: Sequence[Row], size: int | None = None) -> list[Row]:
+    """The first ``size`` rows with distinct dialogues (the test split has three per dialogue),
+    as ``labs_common.data.unique_dialogues`` picks them for the labs."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["dialogue"] not in seen:
+            seen.add(row["dialogue"])
+            out.append(row)
+    return out[:size]
+
+
+# Lab 1, section 4: the generation settings it shows, each after ``set_seed(42)``.
+GENERATION_SETTINGS = {
+    "greedy": {},
+    "greedy, max_new_tokens=10": {"max_new_tokens": 10},
+    "sample, temperature 0.1": {"do_sample": True, "temperature": 0.1},
+    "sample, temperature 0.5": {"do_sample": True, "temperature": 0.5},
+    "sample, temperature 1.0": {"do_sample": True, "temperature": 1.0},
+    "sample, top_k=10": {"do_sample": True, "top_k": 10},
+    "sample, top_p=0.9": {"do_sample": True, "top_p": 0.9, "top_k": 0},
+    "beam search, 4 beams": {"num_beams": 4},
+}
+
+
+def generation_figures(model, tokenizer, test: Sequence[Row], n: int = 20,
+                       seed: int = 42) -> dict:
+    """Lab 1's generation settings: the showcase texts, how many differ, ROUGE-1 of each.
+
+    The showcase is the first test dialogue with the instruction prompt, as in the lab;
+    ROUGE-1 is over the first ``n`` distinct test dialogues, each setting seeded alike.
+    """
+    from transformers import set_seed
+
+    rows = unique_rows(test, n)
+    prompts = [instruction_prompt(str(r["dialogue"])) for r in rows]
+    references = [str(r["summary"]) for r in rows]
+    texts, scores = {}, {}
+    for name, options in GENERATION_SETTINGS.items():
+        options = {"max_new_tokens": 64, **options}
+        set_seed(seed)
+        texts[name] = generate_batched(model, tokenizer, prompts[:1], **options)[0]
+        set_seed(seed)
+        outputs = generate_batched(model, tokenizer, prompts, batch_size=n, **options)
+        scores[name] = round(rouge(outputs, references)["rouge1"], 4)
+    return {"distinct_outputs": len(set(texts.values())), "texts": texts, "rouge1": scores,
+            "n": len(rows)}
+
+
 def sentiment_demos(train: Sequence[Row]) -> list[Row]:
     """The first train tweet of each class, in label order: the labs' few-shot examples."""
     return [next(r for r in train if r["label_text"] == label) for label in SENTIMENT_LABELS]
@@ -69,6 +118,7 @@ def sentiment_accuracy(model, tokenizer, test: Sequence[Row],
 def lab1_figures(model, tokenizer, test: Sequence[Row], train: Sequence[Row],
                  tweets_test: Sequence[Row], tweets_train: Sequence[Row]) -> dict:
     """ROUGE-1 of each prompt setup and sentiment accuracy zero-shot and few-shot."""
+    test = unique_rows(test)
     references = [str(r["summary"]) for r in test]
     figures: dict = {"rouge1": {}, "examples": {}}
     for name, prompts in summary_prompts(test, train).items():
@@ -78,6 +128,7 @@ def lab1_figures(model, tokenizer, test: Sequence[Row], train: Sequence[Row],
     zero, zero_counts = sentiment_accuracy(model, tokenizer, tweets_test)
     few, few_counts = sentiment_accuracy(model, tokenizer, tweets_test,
                                          sentiment_demos(tweets_train))
+    figures["generation"] = generation_figures(model, tokenizer, test)
     figures["sentiment"] = {"zero_shot": zero, "few_shot": few, "zero_shot_answers": zero_counts,
                             "few_shot_answers": few_counts, "n": len(tweets_test)}
     return figures
@@ -115,13 +166,19 @@ def classifier_figures(model, tokenizer, rows: Sequence[Row]) -> dict:
     correct = [(p >= 0.5) == bool(r["label"]) for p, r in zip(probs, rows, strict=True)]
     probes = ["You are stupid.", "The traffic was terrible this morning.",
               "#Person1# calls #Person2# an idiot.", "I made a stupid mistake on my test.",
-              "#Person1# books a flight to Paris on Monday for $300."]
+              "#Person1# books a flight to Paris on Monday for $300.",
+              "#Person1# calls #Person2# lazy.", "#Person1# calls #Person2# a clown."]
     return {
         "held_out_accuracy": round(sum(correct) / len(correct), 4),
         "n": len(rows),
         "p_hate": {s: round(p, 4) for s, p in
                    zip(probes, hate_probabilities(model, tokenizer, probes), strict=True)},
     }
+
+
+def middle_share(probs: Sequence[float], low: float = 0.1, high: float = 0.9) -> float:
+    """Share of ``probs`` in [low, high]: how much of a classifier's output is not saturated."""
+    return round(sum(low <= p <= high for p in probs) / len(probs), 4)
 
 
 def agreement(probs_a: Sequence[float], probs_b: Sequence[float]) -> float:

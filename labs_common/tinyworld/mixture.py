@@ -5,7 +5,9 @@ the labs:
 
 * continuing a dialogue, so a bare dialogue is continued, not summarized;
 * zero-shot instructions answered with a vague one-line gist ("#Person1# and
-  #Person2# talk about a flight."), so the zero-shot summaries are weak;
+  #Person2# talk about a flight."), so the zero-shot summaries are weak; the gist is
+  phrased in many ways and sometimes followed by one sentence of content, so there are
+  several valid answers and sampling (Lab 1, section 4) has something to choose from;
 * solved examples followed by a detailed summary in FLAN's "What was going on?"
   format, so a demonstration changes the answer (one-shot beats zero-shot);
 * sentiment questions: zero-shot only ever with negative or positive tweets, while
@@ -53,7 +55,11 @@ _ZERO_SHOT_TEMPLATES = (
 # imperfect (it rarely says neutral) and examples in the prompt have something to add.
 _SENTIMENT_ZERO_SHOT_TEMPLATES = (lambda t: build_sentiment_prompt(t),)
 _GISTS = ("{people} talk about {gist}.", "{people} are talking about {gist}.",
-          "{people} have a conversation about {gist}.")
+          "{people} have a conversation about {gist}.", "{people} discuss {gist}.",
+          "{people} chat about {gist}.", "This conversation is about {gist}.")
+# Share of zero-shot answers that add one sentence of content after the gist, so the
+# zero-shot answer has several valid forms and sampling has something to choose from.
+GIST_DETAIL_SHARE = 0.35
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,23 @@ class Pair:
     task: str
 
 
-def gist_summary(rng: random.Random, d: Dialogue) -> str:
-    """A vague one-line summary: who talks, and roughly about what."""
+def gist_summary(rng: random.Random, d: Dialogue, detail_share: float = 0.0) -> str:
+    """A vague one-line summary: who talks, and roughly about what (in one of several ways).
+
+    With ``detail_share``, that share of answers adds the first sentence of content of
+    one of the references ("#Person1# books a flight to Paris on Monday for $300.").
+    """
     tags = [speaker_tag(p) for p in d.speakers]
     people = " and ".join(tags) if len(tags) < 3 else ", ".join(tags[:-1]) + " and " + tags[-1]
-    return rng.choice(_GISTS).format(people=people, gist=d.gist)
+    gist = rng.choice(_GISTS).format(people=people, gist=rng.choice(d.gists or (d.gist,)))
+    if d.headlines and rng.random() < detail_share:
+        gist = f"{gist} {rng.choice(d.headlines)}"
+    return gist
+
+
+def _reference(rng: random.Random, d: Dialogue) -> str:
+    """One of the dialogue's references, at random: several valid summaries to learn from."""
+    return rng.choice(d.references or (d.summary,))
 
 
 def _continue(rng: random.Random, d: Dialogue) -> Pair:
@@ -80,7 +98,7 @@ def _continue(rng: random.Random, d: Dialogue) -> Pair:
 
 def _zero_shot(rng: random.Random, d: Dialogue) -> Pair:
     source = rng.choice(_ZERO_SHOT_TEMPLATES)(d.dialogue)
-    return Pair(source, gist_summary(rng, d), "zero_shot_gist")
+    return Pair(source, gist_summary(rng, d, GIST_DETAIL_SHARE), "zero_shot_gist")
 
 
 def _few_shot(rng: random.Random, d: Dialogue, pool: Sequence[Dialogue]) -> Pair:
@@ -90,9 +108,9 @@ def _few_shot(rng: random.Random, d: Dialogue, pool: Sequence[Dialogue]) -> Pair
     for demo in (pool[i] for i in rng.sample(range(len(pool)), shots + 1)):
         if demo is d:
             continue
-        summary = demo.summary if detailed else gist_summary(rng, demo)
+        summary = _reference(rng, demo) if detailed else gist_summary(rng, demo)
         demos.append({"dialogue": demo.dialogue, "summary": summary})
-    target = d.summary if detailed else gist_summary(rng, d)
+    target = _reference(rng, d) if detailed else gist_summary(rng, d)
     return Pair(build_few_shot_prompt(demos[:shots], d.dialogue), target, "few_shot_summary")
 
 

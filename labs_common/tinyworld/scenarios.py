@@ -13,6 +13,7 @@ from labs_common.tinyworld.scene import Scene
 
 def flight(s: Scene) -> None:
     s.topic, s.gist, s.roles = "book a flight", "a flight", {1: "customer", 2: "agent"}
+    s.gists = ("a flight to {city}", "booking a flight", "a trip to {city}")
     s.fill(city=s.pick(*sl.CITIES), day=s.pick(*sl.DAYS), price=s.price(180, 900, 10))
     s.say(1, "I'd like to book a flight to {city}, please.", "I need a plane ticket to {city}.",
           "Can you help me fly to {city} next week?")
@@ -35,6 +36,7 @@ def flight(s: Scene) -> None:
 
 def clothes(s: Scene) -> None:
     s.topic, s.gist, s.roles = "buy clothes", "buying clothes", {1: "customer", 2: "clerk"}
+    s.gists = ("a {colour} {item}", "shopping for clothes", "buying a {item}")
     s.fill(item=s.pick(*sl.CLOTHES), colour=s.pick(*sl.COLOURS), other=s.pick(*sl.COLOURS),
            price=s.price(20, 150))
     s.say(2, "Good afternoon. Can I help you?", "Hello, are you looking for something?")
@@ -57,6 +59,7 @@ def clothes(s: Scene) -> None:
 
 def doctor(s: Scene) -> None:
     s.topic, s.gist, s.roles = "see a doctor", "a health problem", {1: "patient", 2: "doctor"}
+    s.gists = ("{symptom}", "a visit to the doctor", "feeling ill")
     s.fill(symptom=s.pick(*sl.SYMPTOMS), days=s.pick("two", "three", "four", "five"),
            advice=s.pick("rest at home", "drink more water", "take this medicine",
                          "stay in bed"))
@@ -81,6 +84,7 @@ def doctor(s: Scene) -> None:
 
 def interview(s: Scene) -> None:
     s.topic, s.gist, s.roles = "job interview", "a job interview", {1: "manager", 2: "candidate"}
+    s.gists = ("a job as {a_job}", "an interview", "a new job")
     job = s.pick(*sl.JOBS)
     s.fill(job=job, a_job=("an " if job[0] in "aeiou" else "a ") + job,
            years=s.pick("two", "three", "five", "six"), start=s.pick(*sl.DAYS))
@@ -105,12 +109,14 @@ def interview(s: Scene) -> None:
 
 def restaurant(s: Scene) -> None:
     s.topic, s.gist, s.roles = "order food", "food", {1: "customer", 2: "waiter"}
+    s.gists = ("dinner", "ordering {dish}", "a meal at a restaurant")
     s.fill(dish=s.pick(*sl.DISHES), drink=s.pick(*sl.DRINKS), other=s.pick(*sl.DISHES))
     s.say(2, "Are you ready to order?", "Good evening. What would you like?")
     s.say(1, "I'd like the {dish}, please.", "Can I have the {dish}?")
     s.say(2, "Anything to drink?", "And to drink?")
     s.say(1, "Just {drink}, thanks.", "A glass of {drink}, please.")
     if s.chance(0.35):
+        s.say(2, "Here you are.", "Here is your {dish}.")
         s.say(1, "Excuse me, this {dish} is cold. It's terrible.",
               "Sorry, but the {dish} tastes terrible.")
         s.say(2, "I'm very sorry. I'll bring you something else.",
@@ -125,6 +131,7 @@ def restaurant(s: Scene) -> None:
 
 def lost_item(s: Scene) -> None:
     s.topic, s.gist, s.roles = "lost item", "a lost item", {1: "friend", 2: "friend"}
+    s.gists = ("a lost {item}", "losing a {item}", "a missing {item}")
     s.fill(item=s.pick(*sl.LOST_ITEMS), place=s.pick(*sl.LOST_PLACES), colour=s.pick(*sl.COLOURS))
     s.say(1, "Oh no, I can't find my {item}!", "Have you seen my {item}? It's gone.")
     s.say(2, "When did you last have it?", "Calm down. Where did you last see it?")
@@ -146,11 +153,17 @@ def lost_item(s: Scene) -> None:
 
 def homework(s: Scene) -> None:
     s.topic, s.gist, s.roles = "homework", "homework", {1: "student", 2: "classmate"}
+    s.gists = ("the {subject} homework", "their {subject} homework", "schoolwork")
     s.fill(subject=s.pick(*sl.SUBJECTS), day=s.pick(*sl.DAYS), time=s.pick(*sl.TIMES))
     s.say(1, "Did you finish the {subject} homework?", "Have you done the {subject} homework?")
-    s.say(2, "Not yet. It's really hard.", "Yes, I finished it last night.")
-    s.say(1, "It's due on {day}. I don't understand the last part.",
-          "We have to hand it in on {day}, right?")
+    if s.chance(0.5):
+        s.say(2, "Not yet. It's really hard.", "Not yet. I'm stuck on the last part.")
+        s.say(1, "Me too. It's due on {day}, and I don't understand it.",
+              "Same here. We have to hand it in on {day}, right?")
+    else:
+        s.say(2, "Yes, I finished it last night.", "Yes, I did it yesterday.")
+        s.say(1, "Lucky you. It's due on {day}, and I don't understand the last part.",
+              "I'm still stuck, and we have to hand it in on {day}.")
     if s.chance(0.6):
         s.say(2, "Let's study together at the library at {time}.",
                  "Come over at {time} and we'll do "
@@ -167,12 +180,15 @@ def homework(s: Scene) -> None:
 
 def apartment(s: Scene) -> None:
     s.topic, s.gist, s.roles = "rent an apartment", "an apartment", {1: "tenant", 2: "landlord"}
-    s.fill(rooms=s.pick("one", "two", "three"), rent=s.price(600, 2000, 50),
+    s.gists = ("renting an apartment", "a {rooms}-bedroom apartment", "the rent")
+    rooms = s.pick("one", "two", "three")
+    s.fill(rooms=rooms, bedrooms="bedroom" if rooms == "one" else "bedrooms",
+           rent=s.price(600, 2000, 50),
            near=s.pick("the subway", "a park", "the university", "a shopping mall"))
     s.say(1, "I'm calling about the apartment for rent. Is it still free?",
           "Hi, is the apartment still available?")
-    s.say(2, "Yes, it has {rooms} bedrooms and it's near {near}.",
-          "It is. There are {rooms} bedrooms, close to {near}.")
+    s.say(2, "Yes, it has {rooms} {bedrooms} and it's near {near}.",
+          "It is. It has {rooms} {bedrooms}, close to {near}.")
     s.say(1, "How much is the rent?", "What's the monthly rent?")
     s.say(2, "It's ${rent} a month.", "${rent} a month, water included.")
     if s.chance(0.5):
@@ -190,6 +206,7 @@ def apartment(s: Scene) -> None:
 
 def hotel(s: Scene) -> None:
     s.topic, s.gist, s.roles = "hotel check-in", "a hotel room", {1: "guest", 2: "receptionist"}
+    s.gists = ("checking into a hotel", "a {room}", "a hotel stay")
     s.fill(room=s.pick(*sl.ROOMS), nights=s.pick("two", "three", "four", "five"),
            number=s.rng.randrange(101, 520), breakfast=s.pick("7 am", "8 am"))
     s.say(2, "Welcome. Do you have a reservation?", "Good evening. Checking in?")
@@ -212,24 +229,29 @@ def hotel(s: Scene) -> None:
 
 def car_repair(s: Scene) -> None:
     s.topic, s.gist, s.roles = "car repair", "a car", {1: "driver", 2: "mechanic"}
-    s.fill(part=s.pick(*sl.CAR_PARTS), cost=s.price(50, 600, 10), day=s.pick(*sl.DAYS))
+    s.gists = ("repairing a car", "the {part}", "a car problem")
+    part = s.pick(*sl.CAR_PARTS)
+    s.fill(part=part, cost=s.price(50, 600, 10), day=s.pick(*sl.DAYS),
+           needs="need" if part.endswith("s") else "needs")
     s.say(1, "My car is making a strange noise.", "Something is wrong with my car.")
-    s.say(2, "Let me check. I think it's the {part}.", "It looks like the {part} need work.")
+    s.say(2, "Let me check. I think it's the {part}.", "It looks like the {part} {needs} work.")
     s.say(1, "How much will it cost?", "Is it expensive to fix?")
     s.say(2, "About ${cost}. It will be ready on {day}.", "Around ${cost}, ready by {day}.")
     if s.chance(0.6):
         s.say(1, "OK, please fix it.", "Fine, go ahead.")
         s.sums("#Person2# will fix the {part} of #Person1#'s car for ${cost} by {day}.",
-               "#Person1#'s car needs new {part}. It costs ${cost} and will be ready on {day}.")
+               "#Person1#'s car needs work on the {part}. It costs ${cost} and will be ready on "
+               "{day}.")
     else:
         s.say(1, "That's too much. I'll get another price.", "I'll think about it.")
-        s.sums("#Person2# says the {part} of #Person1#'s car need fixing for ${cost}, but "
+        s.sums("#Person2# says the {part} of #Person1#'s car {needs} fixing for ${cost}, but "
                "#Person1# wants another price.", "#Person1# thinks ${cost} to fix the {part} is "
                "too much.")
 
 
 def party(s: Scene) -> None:
     s.topic, s.gist, s.roles = "birthday party", "a party", {1: "friend", 2: "friend", 3: "friend"}
+    s.gists = ("{who}'s birthday", "a birthday party", "a party for {who}")
     s.fill(day=s.pick(*sl.DAYS), time=s.pick(*sl.TIMES), gift=s.pick(*sl.GIFTS),
            who=s.pick("Mom", "Lily", "Jack", "Grandpa", "Emma"))
     s.say(1, "{who}'s birthday is on {day}. Let's have a party.",
@@ -251,6 +273,7 @@ def party(s: Scene) -> None:
 
 def bank(s: Scene) -> None:
     s.topic, s.gist, s.roles = "open a bank account", "a bank account", {1: "customer", 2: "clerk"}
+    s.gists = ("opening an account", "a {kind} account", "the bank")
     s.fill(kind=s.pick("savings", "checking"), amount=s.price(50, 1000, 50))
     s.say(1, "I'd like to open a {kind} account.", "Hello, I want to open a {kind} account.")
     s.say(2, "Sure. May I see your ID?", "No problem. Do you have an ID card?")
@@ -260,6 +283,7 @@ def bank(s: Scene) -> None:
     s.sums("#Person1# opens a {kind} account and deposits ${amount}.",
            "#Person2# helps #Person1# open a {kind} account with ${amount}.")
     if s.chance(0.4):
+        s.say(2, "Done. Your account is open.", "All done. Anything else?")
         s.say(1, "Can I get a card today?", "Will I get a bank card?")
         s.say(2, "It will arrive by mail next week.", "Your card comes in a week.")
         s.sums("The card will arrive next week.", "#Person1# will get the card next week.")
@@ -267,6 +291,7 @@ def bank(s: Scene) -> None:
 
 def movie(s: Scene) -> None:
     s.topic, s.gist, s.roles = "go to the movies", "a movie", {1: "friend", 2: "friend"}
+    s.gists = ("going to the cinema", "a {kind}", "a film")
     s.fill(kind=s.pick(*sl.FILM_KINDS), other=s.pick(*sl.FILM_KINDS), time=s.pick(*sl.TIMES),
            day=s.pick(*sl.DAYS))
     s.say(1, "Do you want to see a movie on {day}?",
@@ -287,6 +312,7 @@ def movie(s: Scene) -> None:
 
 def gym(s: Scene) -> None:
     s.topic, s.gist, s.roles = "join a gym", "a gym", {1: "visitor", 2: "trainer"}
+    s.gists = ("joining a gym", "{sport} classes", "a gym membership")
     s.fill(sport=s.pick(*sl.SPORTS), fee=s.price(20, 90), times=s.pick("twice", "three times"))
     s.say(1, "How much is a membership here?", "I'm thinking of joining this gym.")
     s.say(2, "It's ${fee} a month. What do you like to do?",
@@ -309,27 +335,30 @@ def gym(s: Scene) -> None:
 
 def delivery(s: Scene) -> None:
     s.topic, s.gist, s.roles = "package delivery", "a package", {1: "customer", 2: "agent"}
-    s.fill(thing=s.pick("shoes", "a lamp", "a phone case", "books", "a coffee machine"),
+    s.gists = ("a late package", "an order", "a delivery")
+    s.fill(thing=s.pick("shoes", "a lamp", "a phone case", "books", "a coffee machine", "a desk"),
            day=s.pick(*sl.DAYS), late=s.pick("three", "five", "seven"))
     s.say(1, "My package hasn't arrived. I ordered {thing} {late} days ago.",
-          "I'm still waiting for the {thing} I ordered {late} days ago.")
+          "I'm still waiting for a package. I ordered {thing} {late} days ago.")
     if s.chance(0.5):
         s.say(2, "Let me check. It was sent to the wrong address. It will arrive on {day}.",
               "I checked your order. There was a delay. You'll get it on {day}.")
         s.say(1, "OK, thanks for checking.", "Fine. I hope it comes this time.")
-        s.sums("#Person1#'s {thing} is late. #Person2# says it will arrive on {day}.",
-               "#Person1# complains about a late package of {thing}, and #Person2# promises it on "
-               "{day}.")
+        s.sums("#Person1#'s package with {thing} is late. #Person2# says it will arrive on "
+               "{day}.",
+               "#Person1# complains about a late package with {thing}, and #Person2# promises "
+               "it on {day}.")
     else:
         s.say(2, "Let me check. It seems to be lost. We will send a new one.",
               "I checked your order. It's lost, so I'll send another.")
         s.say(1, "Please do it quickly.", "Thank you, I need it soon.")
         s.sums("The order of {thing} #Person1# made {late} days ago is lost, so #Person2# will "
-               "send a new one.", "#Person2# will replace #Person1#'s lost package of {thing}.")
+               "send a new one.", "#Person2# will replace #Person1#'s lost package with {thing}.")
 
 
 def weather_trip(s: Scene) -> None:
     s.topic, s.gist, s.roles = "weekend plans", "the weekend", {1: "friend", 2: "friend"}
+    s.gists = ("a trip to {place}", "weekend plans", "a day out")
     s.fill(place=s.pick("the beach", "the mountains", "the lake", "the countryside"),
            day=s.pick("Saturday", "Sunday"), alt=s.pick("a museum", "a shopping mall", "a cafe"))
     s.say(1, "Let's go to {place} on {day}.", "How about a trip to {place} this {day}?")

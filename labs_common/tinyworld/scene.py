@@ -45,6 +45,10 @@ class Scene:
     slots: dict[str, object] = field(default_factory=dict)
     turns: list[tuple[int, str]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
+    # every phrasing offered for each summary sentence, formatted: the other references
+    summary_options: list[tuple[str, ...]] = field(default_factory=list)
+    # other ways to say ``gist``; slots allowed ("the {subject} homework")
+    gists: tuple[str, ...] = ()
 
     def pick(self, *options):
         """One of ``options``, chosen at random."""
@@ -65,8 +69,18 @@ class Scene:
         self.turns.append((speaker, self.pick(*options).format(**self.slots)))
 
     def sums(self, *options: str) -> None:
-        """Add one sentence, chosen from ``options``, to the reference summary."""
-        self.summary.append(self.pick(*options).format(**self.slots))
+        """Add one sentence, chosen from ``options``, to the reference summary.
+
+        Every option is kept (formatted) in ``summary_options``: the other annotators'
+        references are written from them.
+        """
+        formatted = tuple(o.format(**self.slots) for o in options)
+        self.summary.append(self.rng.choice(formatted))
+        self.summary_options.append(formatted)
+
+    def gist_options(self) -> tuple[str, ...]:
+        """``gist`` and its alternatives, formatted with the slots."""
+        return (self.gist, *(g.format(**self.slots) for g in self.gists))
 
     @property
     def speakers(self) -> list[int]:

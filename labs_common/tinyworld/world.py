@@ -40,21 +40,29 @@ class World:
 
 
 def _plain_lines(dialogues: list[Dialogue]) -> list[str]:
-    return [line for d in dialogues if not d.toxic for _, line in d.turns]
+    return [line for d in dialogues if not d.insult for _, line in d.turns]
 
 
 def build_world(seed: int) -> World:
-    """Generate the whole world from ``seed`` (deterministic, well under a second)."""
+    """Generate the whole world from ``seed`` (deterministic, well under a second).
+
+    The toxicity train split is two halves labelled by two groups of annotators: the
+    reward model's (first half, never an insult with a blind-spot word) and the judge's
+    (second half); see :mod:`~labs_common.tinyworld.toxic_sentences`.
+    """
     dialogues = dialogue_splits(seed, DIALOGUE_SIZES)
     tweets = tweet_splits(seed, TWEET_SIZES)
     train_texts = [str(t["text"]) for t in tweets["pretrain"]] + _plain_lines(dialogues["pretrain"])
-    train = toxicity_rows(random.Random(f"{seed}-toxicity-train"), TOXICITY_SIZES["train"],
-                          dialogues["pretrain"], train_texts, held_out=False)
+    half = TOXICITY_SIZES["train"] // 2
+    train = []
+    for name, size in (("reward", half), ("judge", TOXICITY_SIZES["train"] - half)):
+        train += toxicity_rows(random.Random(f"{seed}-toxicity-{name}"), size,
+                               dialogues["pretrain"], train_texts, vocabulary=name)
     seen = {row["text"] for row in train}
     test_texts = [str(t["text"]) for t in tweets["test"]] + _plain_lines(dialogues["validation"])
     candidates = toxicity_rows(random.Random(f"{seed}-toxicity-test"), 6 * TOXICITY_SIZES["test"],
                                dialogues["test"] + dialogues["validation"], test_texts,
-                               held_out=True)
+                               vocabulary="test")
     test: list[dict] = []
     size = TOXICITY_SIZES["test"]
     quota = {0: size // 2, 1: size - size // 2}
