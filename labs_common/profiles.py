@@ -419,6 +419,11 @@ class Source:
         return self.revision is None and os.path.isdir(self.path)
 
 
+def display_name(name: str) -> str:
+    """How outputs name a model: a Hub id as it is, a local folder by its last part."""
+    return Path(name).name if Path(name).is_absolute() else name
+
+
 def download_command(repo_id: str, kind: str, folder: str | Path) -> str:
     """The command that puts ``repo_id`` where ``LABS_HUB_DIR=folder`` looks for it."""
     revision = HUB_REVISIONS.get(repo_id)

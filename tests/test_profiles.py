@@ -218,3 +218,9 @@ def test_as_t4_a_bigger_gpu_runs_in_fp32_within_15_gib(monkeypatch):
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
     assert fractions == [pytest.approx(15 / 140)]
+
+
+def test_outputs_name_local_models_without_this_machine_s_paths():
+    tiny = profiles.get_profile("tiny")
+    assert profiles.display_name(tiny.toxicity_classifier) == "roberta-hate-tiny"
+    assert profiles.display_name("google/flan-t5-base") == "google/flan-t5-base"
