@@ -232,6 +232,51 @@ def _reference_state(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if ".reference." in n}
 
 
+FISH, CAT, DOG, SUN, EOS, PAD = 3 + WORDS.index("fish"), 6, 7, 8, 1, 0
+HAND_RESPONSES = [
+    [FISH, CAT, EOS, PAD, PAD],  # an early EOS, then padding
+    [DOG, FISH, SUN, CAT, DOG],  # no EOS: cut at the length limit
+    [EOS, PAD, PAD, PAD, PAD],  # EOS straight away
+]
+UNEVEN_PROMPTS = ["red", "green blue cat dog", "sun moon"]  # the middle one sets the width
+
+
+def _hand_rollout(tokenizer, prompts=PROMPTS[:3], padding_side="right") -> Rollout:
+    """Three responses of 3, 5 and 1 real tokens for the given prompts."""
+    response_ids = torch.tensor(HAND_RESPONSES)
+    encoded = tokenizer(list(prompts), padding=True, padding_side=padding_side,
+                        return_tensors="pt")
+    return Rollout(list(prompts), tokenizer.batch_decode(response_ids, skip_special_tokens=True),
+                   encoded["input_ids"], encoded["attention_mask"], response_ids,
+                   mask_after_eos(response_ids, [EOS]))
+
+
+def _llama_policy(trained_start: bool = False) -> PeftModel:
+    """Tiny Llama + LoRA, for the causal (left-padded) code paths."""
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=3 + len(WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=1,
+    )
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type=TaskType.CAUSAL_LM)
+    model = get_peft_model(LlamaForCausalLM(config), lora)
+    if trained_start:
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if "lora_B" in name:
+                    parameter.normal_(std=0.3)
+    return model
+
+
 # ---------------------------------------------------------------- the trainer
 
 
@@ -316,17 +361,10 @@ def test_step_rewards_by_hand_with_padding_and_an_early_eos(t5_tokenizer, monkey
     trainer = _trainer(t5_tokenizer, learning_rate=1e-2, init_kl_coef=0.5, adaptive_kl=False)
     for _ in range(2):
         trainer.step(PROMPTS)  # move the policy away from the reference
-    fish, cat, dog, sun, eos, pad = 3 + WORDS.index("fish"), 6, 7, 8, 1, 0
-    response_ids = torch.tensor([
-        [fish, cat, eos, pad, pad],  # an early EOS, then padding
-        [dog, fish, sun, cat, dog],  # no EOS: cut at the length limit
-        [eos, pad, pad, pad, pad],  # EOS straight away
-    ])  # fmt: skip
-    response_mask = mask_after_eos(response_ids, [eos])
+    rollout = _hand_rollout(t5_tokenizer)
+    response_mask = rollout.response_mask
     assert response_mask.sum(dim=1).tolist() == [3, 5, 1]
-    encoded = t5_tokenizer(PROMPTS[:3], padding=True, return_tensors="pt")
-    rollout = Rollout(PROMPTS[:3], ["fish cat", "dog fish sun cat dog", ""],
-                      encoded["input_ids"], encoded["attention_mask"], response_ids, response_mask)
+    assert rollout.responses == ["fish cat", "dog fish sun cat dog", ""]
     log_ratio = trainer.response_logprobs(rollout) - trainer.response_logprobs(rollout, "reference")
     assert log_ratio[response_mask == 1].abs().min() > 1e-4  # every real token is penalized
     scores = [1.0, -2.0, 3.0]
@@ -531,25 +569,115 @@ def test_non_finite_values_raise_a_clear_error(t5_tokenizer):
             assert torch.equal(parameter, lora_before[name]), "a diverged update was applied"
 
 
+UPDATE_STATS = ("ppo/loss/policy", "ppo/loss/value", "ppo/loss/total", "ppo/policy/ratio",
+                "ppo/policy/clipfrac", "ppo/policy/approxkl", "ppo/val/error",
+                "ppo/val/clipfrac", "ppo/grad_norm")
+
+
+def test_optimize_statistics_by_hand(t5_tokenizer, monkeypatch):
+    trainer = _trainer(t5_tokenizer, mini_batch_size=2)
+    rollout = _hand_rollout(t5_tokenizer)  # responses of 3, 5 and 1 real tokens
+    logprobs, values = trainer.response_logprobs(rollout), trainer.response_values(rollout)
+    updates = []  # (rows, statistics) of each mini-batch
+    update = trainer._update
+
+    def spy(rollout, rows, *args):
+        updates.append((rows.tolist(), update(rollout, rows, *args)))
+        return updates[-1][1]
+
+    monkeypatch.setattr(trainer, "_update", spy)
+    torch.manual_seed(1234)  # torch's global generator: the shuffling must not use it
+    stats = trainer.optimize(rollout, [1, -2, 3])  # integer rewards are numbers too
+    # Mini-batches of 2 and 1 rows, in the order of the trainer's generator (config.seed 0).
+    order = torch.randperm(3, generator=torch.Generator().manual_seed(0)).tolist()
+    assert [rows for rows, _ in updates] == [order[:2], order[2:]]
+    for name in UPDATE_STATS:  # each the mean over the two mini-batches
+        assert stats[name] == pytest.approx((updates[0][1][name] + updates[1][1][name]) / 2)
+    assert stats["ppo/grad_norm"] > 0
+    # Summed over each response, then averaged over the 3 responses (padding is 0).
+    assert stats["objective/entropy"] == pytest.approx(float(-logprobs.sum() / 3))
+    assert stats["ppo/val/mean"] == pytest.approx(float(values.sum() / 9))  # 3 + 5 + 1 tokens
+    assert stats["env/reward_mean"] == pytest.approx(2 / 3)
+    # Sample std: squared deviations (1/3)^2, (8/3)^2, (7/3)^2, divided by 3 - 1.
+    assert stats["env/reward_std"] == pytest.approx(math.sqrt((1 + 64 + 49) / 9 / 2))
+    assert stats["tokens/response_length_mean"] == 3.0
+    assert 0.0 < stats["time/step_seconds"] < 60.0
+
+
+def test_reward_std_is_the_sample_std_and_zero_for_a_single_response(t5_tokenizer):
+    trainer = _trainer(t5_tokenizer)
+    rollout = _hand_rollout(t5_tokenizer)
+    two = rollout.select(torch.tensor([0, 1]), left_padded_queries=False)
+    assert trainer.optimize(two, [1.0, 3.0])["env/reward_std"] == pytest.approx(math.sqrt(2))
+    one = rollout.select(torch.tensor([1]), left_padded_queries=False)
+    assert trainer.optimize(one, [5.0])["env/reward_std"] == 0.0  # not NaN
+
+
+def test_optimize_names_what_is_wrong_before_any_update(t5_tokenizer, monkeypatch):
+    trainer = _trainer(t5_tokenizer)
+    rollout = _hand_rollout(t5_tokenizer)
+    lora_before = {n: p.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+    with pytest.raises(ValueError, match=r"^Got 2 rewards for 3 responses\.$"):
+        trainer.optimize(rollout, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"returned non-finite rewards \(\[1\.0, inf, 0\.0\]\); "
+                       r"check it on these responses before training on them\.$"):
+        trainer.optimize(rollout, [1.0, float("inf"), 0.0])
+    # Every input finite, but rewards so large that the squared error of the values is not.
+    with pytest.raises(RuntimeError, match=r"^PPO step 0: the PPO loss contains NaN or inf"):
+        trainer.optimize(rollout, [1e30] * 3)
+    # A sampled token the policy gives probability 0 (log-prob -inf), or a diverged value
+    # head: caught when the rollout is scored, before any loss.
+    real_logprobs = ppo.logprobs_from_logits
+
+    def with_an_impossible_token(logits, tokens):
+        logprobs = real_logprobs(logits, tokens)
+        logprobs[0, 0] = -math.inf
+        return logprobs
+
+    scored = r"^PPO step 0: the policy's log-probabilities or values contains NaN or inf"
+    monkeypatch.setattr(ppo, "logprobs_from_logits", with_an_impossible_token)
+    with pytest.raises(RuntimeError, match=scored):
+        trainer.optimize(rollout, [1.0, 0.0, 1.0])
+    monkeypatch.undo()
+    with torch.no_grad():
+        trainer.value_head.bias.fill_(float("nan"))
+    with pytest.raises(RuntimeError, match=scored):
+        trainer.optimize(rollout, [1.0, 0.0, 1.0])
+    for name, parameter in trainer.model.named_parameters():
+        if parameter.requires_grad:
+            assert torch.equal(parameter, lora_before[name]), name
+    assert trainer.steps_done == 0
+
+
+@pytest.mark.parametrize("architecture", ["seq2seq", "causal"])
+def test_cutting_each_forward_pass_s_padding_changes_no_number(t5_tokenizer, architecture):
+    """Scoring, the KL measures and the update each cut the prompt and response columns
+    their rows do not need: on the right of T5's prompts, on the left of Llama's. With one
+    row per pass (the most cut) the numbers are those of one pass over all rows."""
+    if architecture == "seq2seq":
+        tokenizer, model, side = t5_tokenizer, _t5_policy(), "right"
+    else:
+        tokenizer, model, side = _tokenizer(append_eos=False), _llama_policy(True), "left"
+    trainer = _trainer(tokenizer, model=model, learning_rate=0.0, mini_batch_size=1,
+                       forward_batch_size=3)
+    rollout = _hand_rollout(tokenizer, UNEVEN_PROMPTS, padding_side=side)
+    assert rollout.query_mask.sum(dim=1).tolist()[1] == rollout.query_mask.shape[1]
+    whole = trainer.response_logprobs(rollout), trainer.kl_to_base(rollout)
+    assert whole[1] > 0.01  # the adapter does change the distribution
+    trainer.config.forward_batch_size = 1
+    torch.testing.assert_close(trainer.response_logprobs(rollout), whole[0], atol=1e-5, rtol=0)
+    assert trainer.kl_to_base(rollout) == pytest.approx(whole[1], rel=1e-4)
+    # A zero learning rate: the policy stays where it was, so each one-row mini-batch must
+    # recompute exactly the log-probabilities the rollout was scored with.
+    stats = trainer.optimize(rollout, [1.0, 0.0, -1.0])
+    assert stats["ppo/policy/ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert stats["ppo/policy/approxkl"] == pytest.approx(0.0, abs=1e-10)
+    assert stats["ppo/policy/clipfrac"] == 0.0
+
+
 def test_causal_policy_runs_a_step():
     tokenizer = _tokenizer(append_eos=False)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=3 + len(WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        bos_token_id=None,
-        eos_token_id=1,
-    )
-    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type=TaskType.CAUSAL_LM)
-    model = get_peft_model(LlamaForCausalLM(config), lora)
-    trainer = _trainer(tokenizer, model=model)
+    trainer = _trainer(tokenizer, model=_llama_policy())
     prompts = ["red", "green blue cat dog", "sun moon", "fish bird tree"] * 2
     rollout = trainer.generate(prompts)
     assert isinstance(rollout, Rollout)

@@ -135,3 +135,56 @@ def test_adaptive_kl_controller_by_hand():
     assert controller.value == pytest.approx(0.5 * (1 + 0.1 * 10 / 100))
     controller.update(current_kl=0.0, n_steps=20)  # error -1, capped at -0.2
     assert controller.value == pytest.approx(0.5 * 1.01 * (1 - 0.2 * 20 / 100))
+
+
+def test_gae_of_single_token_responses():
+    # One token per response: nothing follows it, so A = delta = r - V and the return is r.
+    rewards, values = torch.tensor([[2.0], [-1.0]]), torch.tensor([[0.5], [0.25]])
+    advantages, returns = compute_gae(rewards, values, torch.ones(2, 1), gamma=0.9, lam=0.8)
+    assert advantages.tolist() == [[1.5], [-1.25]]
+    assert returns.tolist() == [[2.0], [-1.0]]
+
+
+def test_masked_whiten_without_spread_gives_zeros_not_nan():
+    # All real values equal (or a single real token): the variance is 0, and the 1e-8
+    # under the square root keeps 0 / 0 from becoming NaN.
+    values = torch.tensor([[0.5, 0.5, 7.0], [0.5, 3.0, 3.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert masked_whiten(values, mask).tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    kept = masked_whiten(values, mask, shift_mean=False)
+    assert kept.tolist() == [[0.5, 0.5, 0.0], [0.5, 0.0, 0.0]]
+    assert masked_whiten(torch.tensor([[4.0]]), torch.ones(1, 1)).tolist() == [[0.0]]
+
+
+def test_clipped_value_loss_clips_around_the_old_values():
+    values = torch.tensor([[1.5, 0.9, -0.5]])
+    old_values = torch.tensor([[1.0, 1.0, 0.0]])
+    returns = torch.tensor([[2.0, 0.0, -1.0]])
+    out = clipped_value_loss(values, old_values, returns, torch.ones(1, 3), 0.2)
+    # token 0: moved +0.5 from 1.0, clipped to 1.2: errors 0.25 and 0.64, the larger counts
+    # token 1: moved -0.1, inside the range: error 0.81 either way
+    # token 2: moved -0.5 from 0.0, clipped to -0.2: errors 0.25 and 0.64
+    assert out.loss.item() == pytest.approx(0.5 * (0.64 + 0.81 + 0.64) / 3)
+    assert out.clipfrac.item() == pytest.approx(2 / 3)
+    assert out.error.item() == pytest.approx((0.25 + 0.81 + 0.25) / 3)
+
+
+def test_results_keep_the_dtype_of_the_values_whatever_the_mask_s():
+    """A mask is 0/1 in any dtype (bool, int, float64): it selects, it does not promote
+    float32 statistics to float64, and the shares of clipped tokens are computed in the
+    dtype of the values too."""
+    values = torch.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 0.0]])
+    other = torch.tensor([[0.5, 2.5, 3.0], [3.5, 4.0, 9.0]])
+    int_mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    for mask in (int_mask, int_mask.bool(), int_mask.double()):
+        assert masked_mean(values, mask).dtype == torch.float32
+        assert masked_mean(values, mask).item() == pytest.approx(3.0)
+        assert masked_whiten(values, mask).dtype == torch.float32
+        rewards, kl = per_token_rewards(torch.tensor([1.0, 2.0]), values, other, mask, 0.1)
+        assert (rewards.dtype, kl.dtype) == (torch.float32, torch.float32)
+        advantages, returns = compute_gae(values, other, mask, gamma=1.0, lam=0.9)
+        assert (advantages.dtype, returns.dtype) == (torch.float32, torch.float32)
+    doubles, mask = values.double() / 10, int_mask.float()
+    policy = clipped_policy_loss(doubles, torch.zeros_like(doubles), doubles, mask, 0.2)
+    value = clipped_value_loss(doubles, torch.zeros_like(doubles), doubles, mask, 0.2)
+    assert policy.clipfrac.dtype == value.clipfrac.dtype == torch.float64

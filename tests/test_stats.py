@@ -92,3 +92,23 @@ def test_mean_ci_brackets_the_mean_and_narrows_with_more_data():
     assert small.low < small.estimate < small.high
     assert (large.high - large.low) < (small.high - small.low) / 3
     assert stats.mean_ci([0.5, 0.5, 0.5]).as_list() == [0.5, 0.5]
+
+
+def test_mean_ci_is_scipy_s_bca_bootstrap_of_the_values_with_the_given_settings():
+    from scipy import stats as scipy_stats
+
+    from labs_common.stats import mean_ci
+
+    values = AFTER - BEFORE
+    for confidence, resamples, seed in [(0.95, 2000, 0), (0.9, 500, 4)]:
+        expected = scipy_stats.bootstrap(
+            (values,), np.mean, confidence_level=confidence, n_resamples=resamples,
+            method="BCa", random_state=np.random.default_rng(seed),
+        ).confidence_interval  # fmt: skip
+        settings = {"confidence": confidence, "resamples": resamples, "seed": seed}
+        if seed == 0:
+            settings = {}  # the defaults: 95 %, 2000 resamples, seed 0
+        interval = mean_ci(values, **settings)
+        assert (interval.low, interval.high) == (expected.low, expected.high)
+        assert (interval.n, interval.confidence) == (60, confidence)
+        assert interval.estimate == pytest.approx(float(np.mean(values)))
