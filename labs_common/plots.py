@@ -161,10 +161,17 @@ def training_stats(
     return fig, axes[0]
 
 
-def strip_plot(values: Sequence[float], label: str, title: str = ""):
-    """Individual values as dots on one axis with their mean (e.g. one dot per seed)."""
+def strip_plot(values: Sequence[float], label: str, title: str = "",
+               marked: int | None = None, marked_label: str = "marked"):
+    """Individual values as dots on one axis with their mean (e.g. one dot per seed).
+
+    ``marked`` is the index of a value to draw apart (e.g. the lab's main run).
+    """
     fig, ax = plt.subplots(figsize=(5, 2.2))
     ax.scatter(values, np.zeros(len(values)), s=60, zorder=3)
+    if marked is not None:
+        ax.scatter([values[marked]], [0.0], s=140, marker="*", color="crimson", zorder=4,
+                   label=marked_label)
     ax.axvline(float(np.mean(values)), color="grey", linestyle="--", label="mean")
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks([])

@@ -35,7 +35,7 @@ def test_the_install_uses_the_package_ranges_not_the_exact_pins():
 def test_setup_says_to_restart_when_an_imported_library_changed(monkeypatch, tmp_path, capsys):
     versions = {"numpy": "2.0.0"}
     monkeypatch.setitem(sys.modules, "numpy", sys.modules.get("numpy") or object())
-    monkeypatch.setattr(colab.metadata, "version", lambda name: versions[name])
+    monkeypatch.setattr(colab.metadata, "version", lambda name: versions.get(name, "1.0"))
 
     def pip(command, check):
         versions["numpy"] = "2.4.6"

@@ -34,3 +34,11 @@ def test_loss_curves_draw_validation_dashed_in_the_run_colour():
     assert held_out.get_linestyle() == "--" and held_out.get_color() == train.get_color()
     assert list(held_out.get_xdata()) == [0, 20]
     matplotlib.pyplot.close(fig)
+
+
+def test_strip_plot_marks_one_run():
+    fig, ax = plots.strip_plot([-50.0, -40.0, -55.0], label="change", marked=2,
+                               marked_label="main run")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "main run" in texts and "mean" in texts
+    matplotlib.pyplot.close(fig)
