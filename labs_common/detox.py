@@ -14,7 +14,9 @@ The notebook tells the story; this module holds what it runs more than once:
   :func:`score_toxicity_groups`) scores them (section 3);
 * :func:`before_after_table`, :func:`percent_change` and :func:`word_counts` compare the
   summaries before and after (section 6);
-* :func:`nothate_reward_function` and :func:`grpo_config` set up trl's GRPO (section 9).
+* :func:`nothate_reward_function` and :func:`grpo_config` set up trl's GRPO (section 9);
+* :func:`method_comparison` and :func:`comparison_table` compare methods on one policy,
+  :func:`causal_prompt` and :func:`kl_to_start` serve the causal policy (section 11).
 """
 
 from __future__ import annotations
@@ -233,6 +235,7 @@ def run_ppo(
     description: str = "PPO",
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     trainer: PPOTrainer | None = None,
+    prompt: Callable[[str], str] = instruction_prompt,
 ) -> PPORun:
     """Run ``steps`` PPO steps on shuffled batches of instruction prompts (sections 5 and 8).
 
@@ -242,11 +245,12 @@ def run_ppo(
     a copy if the starting model is needed again. A ready ``trainer`` (built from the
     same model and config, e.g. to measure KL before the first update) may be passed
     instead of building a new one. ``on_step(step, stats)`` is called after every step,
-    e.g. to update a live table.
+    e.g. to update a live table. ``prompt`` turns a dialogue into the text the policy
+    continues (for an instruct model with a chat template, see :func:`causal_prompt`).
     """
     if trainer is None:
         trainer = PPOTrainer(config, model=model, tokenizer=tokenizer, reward_fn=reward_fn)
-    batches = prompt_batches(dialogues, config.batch_size, steps, config.seed)
+    batches = prompt_batches(dialogues, config.batch_size, steps, config.seed, prompt=prompt)
     history: list[dict[str, float]] = []
     result = None
     bar = tqdm(batches, desc=description, disable=not progress, unit="step")
@@ -440,6 +444,38 @@ def causal_prompt_texts(tokenizer, dialogues: Sequence[str]) -> list[str]:
                                               add_generation_prompt=True)
                 for messages in chat]
     return chat
+
+
+def causal_prompt(tokenizer) -> Callable[[str], str]:
+    """``dialogue -> text`` for a causal policy: :func:`causal_prompt_texts` of one dialogue.
+
+    For PPO and DPO on the causal model, whose prompts are text to continue.
+    """
+
+    def prompt(dialogue: str) -> str:
+        return causal_prompt_texts(tokenizer, [dialogue])[0]
+
+    return prompt
+
+
+def kl_to_start(model, tokenizer, prompt_texts: Sequence[str], *, seed: int,
+                max_new_tokens: int, min_new_tokens: int = 1, batch_size: int = 16) -> float:
+    """KL(policy ‖ start) per response, for a LoRA policy whose adapter started at zero.
+
+    The start is then the base model (the adapter disabled), as for trl's GRPO and DPO runs
+    given a ``peft_config``. One response per prompt is sampled purely (as PPO's rollouts,
+    seeded), and the estimate is the mean over them of log π(response) − log π_base(response),
+    summed over its tokens: the number PPO logs as ``objective/kl`` and
+    :meth:`labs_common.ppo.PPOTrainer.kl_to_reference` returns, so methods compare.
+    """
+    from labs_common import dpo
+
+    samples = dpo.sample_candidates(model, tokenizer, prompt_texts, 1, seed=seed,
+                                    max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                    batch_size=batch_size, prompt=str)
+    scorer = dpo.DPOTrainer(dpo.DPOConfig(seed=seed), model=model, tokenizer=tokenizer,
+                            reference="base")
+    return scorer.kl_to_reference(list(prompt_texts), [texts[0] for texts in samples])
 
 
 def nothate_reward_function(classifier, name: str = "nothate_logit"):

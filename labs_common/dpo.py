@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -56,17 +55,18 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from labs_common.generation import generate_batched
-from labs_common.ppo import (
+from labs_common.ppo_math import logprobs_from_logits, mask_after_eos
+from labs_common.profiles import padding_multiple
+from labs_common.prompts import instruction_prompt
+from labs_common.rollout import (
     REFERENCE_ADAPTER,
     RewardFn,
     Rollout,
     Which,
     add_adapter_copy,
     pure_generation_config,
+    using_adapter,
 )
-from labs_common.ppo_math import logprobs_from_logits, mask_after_eos
-from labs_common.profiles import padding_multiple
-from labs_common.prompts import instruction_prompt
 
 PairRows = Iterable[Mapping[str, object]]  # rows with prompt, chosen and rejected texts
 
@@ -353,13 +353,17 @@ class DPOTrainer:
     the adapter ``"reference"``, is the reference, exactly as in
     :class:`~labs_common.ppo.PPOTrainer`. A plain transformers model is wrapped with
     ``lora_config`` instead, and its base weights (the new adapter disabled) are the
-    reference. The trainer seeds torch with ``config.seed``, puts the model in eval mode
-    (dropout off, so the loss is exactly log 2 before the first update) and owns the
-    AdamW optimizer, which only sees the trained adapter.
+    reference. ``reference="base"`` makes the base the reference for a ``PeftModel`` too,
+    without a copy: right for an adapter that started at zero, e.g. to measure how far a
+    trl run moved from its start with :meth:`kl_to_reference`. The trainer seeds torch with
+    ``config.seed``, puts the model in eval mode (dropout off, so the loss is exactly log 2
+    before the first update) and owns the AdamW optimizer, which only sees the trained
+    adapter.
     """
 
     def __init__(self, config: DPOConfig, model: PeftModel | nn.Module, tokenizer,
-                 lora_config: LoraConfig | None = None):
+                 lora_config: LoraConfig | None = None,
+                 reference: Literal["copy", "base"] = "copy"):
         self.config = config
         self.tokenizer = tokenizer
         torch.manual_seed(config.seed)
@@ -369,7 +373,12 @@ class DPOTrainer:
                 "The tokenizer has no pad token; set one first, e.g. "
                 "tokenizer.pad_token = tokenizer.eos_token."
             )
-        if isinstance(model, PeftModel):
+        if reference not in ("copy", "base"):
+            raise ValueError(f"reference must be 'copy' or 'base', not {reference!r}.")
+        if isinstance(model, PeftModel) and reference == "base":
+            self.policy_adapter = model.active_adapter
+            self.reference_adapter: str | None = None
+        elif isinstance(model, PeftModel):
             self.policy_adapter = model.active_adapter
             if REFERENCE_ADAPTER in model.peft_config:
                 raise ValueError(
@@ -377,7 +386,7 @@ class DPOTrainer:
                     "DPO already run on it?); pass a fresh copy of the starting model."
                 )
             add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
-            self.reference_adapter: str | None = REFERENCE_ADAPTER
+            self.reference_adapter = REFERENCE_ADAPTER
         else:
             if lora_config is None:
                 raise TypeError("A model without a peft adapter needs a lora_config to train.")
@@ -596,24 +605,13 @@ class DPOTrainer:
                 out[rows, :length] = logprobs_from_logits(self._logits(batch), batch.response_ids)
         return out * rollout.response_mask
 
-    @contextmanager
-    def using(self, which: Which) -> Iterator[None]:
+    def using(self, which: Which):
         """Run the block with the policy adapter, the frozen reference or no adapter.
 
         E.g. ``with trainer.using("reference"): ...`` generates "before" summaries from
         the policy DPO started from, in the same model.
         """
-        if which == "policy":
-            yield
-        elif which == "base" or self.reference_adapter is None:
-            with self.model.disable_adapter():
-                yield
-        else:
-            self.model.set_adapter(self.reference_adapter, inference_mode=True)
-            try:
-                yield
-            finally:
-                self.model.set_adapter(self.policy_adapter)  # trainable again, reference frozen
+        return using_adapter(self.model, which, self.policy_adapter, self.reference_adapter)
 
     def _logits(self, batch: Rollout) -> Tensor:
         """Logits predicting each response token, (B, R, V) in float32, as PPO computes them.
@@ -780,6 +778,7 @@ def run_trl_dpo(model, tokenizer, pairs: PreferencePairs | PairRows, args, *,
     the pairs become trl's dataset through :func:`trl_preference_dataset`. The history
     keeps the per-step logs only, not trl's closing summary (``train_runtime``, ...).
     """
+    from transformers import PrinterCallback
     from trl import DPOTrainer as TrlDPOTrainer
 
     trainer = TrlDPOTrainer(
@@ -789,6 +788,7 @@ def run_trl_dpo(model, tokenizer, pairs: PreferencePairs | PairRows, args, *,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    trainer.remove_callback(PrinterCallback)  # the history holds every step's log
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

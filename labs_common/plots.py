@@ -56,6 +56,7 @@ def loss_curves(
     curves: Mapping[str, Sequence[tuple[int, float]]],
     title: str = "training loss",
     validation: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+    ylabel: str = "cross-entropy loss per token",
 ):
     """Loss against step, one colour per run (``{name: [(step, loss), ...]}``).
 
@@ -76,7 +77,7 @@ def loss_curves(
             ax.plot(steps, losses, linestyle="--", marker="o", markersize=3, color=color,
                     label=f"{name}, validation")
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy loss per token")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -197,3 +198,38 @@ def tradeoff_scatter(
     ax.set_title(title)
     fig.tight_layout()
     return fig, ax
+
+
+def interval_panels(
+    changes: Mapping[str, Mapping[str, tuple[float, float, float]]],
+    xlabel: str = "after − before",
+    title: str = "",
+):
+    """One panel per measure, one row per method: each change as a dot with its interval.
+
+    ``changes`` maps a measure to ``{method: (estimate, low, high)}``; methods keep their
+    order, top to bottom. A vertical line marks 0, so an interval that crosses it is a
+    change the test sample cannot tell from none.
+    """
+    measures = list(changes)
+    methods = list(dict.fromkeys(m for rows in changes.values() for m in rows))
+    fig, axes = plt.subplots(1, len(measures), sharey=True, squeeze=False,
+                             figsize=(3.4 * len(measures) + 1.6, 0.45 * len(methods) + 1.6))
+    axes = axes[0]
+    y = np.arange(len(methods))[::-1]
+    for ax, measure in zip(axes, measures, strict=True):
+        for row, method in zip(y, methods, strict=True):
+            if method not in changes[measure]:
+                continue
+            estimate, low, high = changes[measure][method]
+            excludes_zero = high < 0 or low > 0
+            ax.errorbar([estimate], [row], xerr=[[estimate - low], [high - estimate]],
+                        fmt="o", capsize=3, color="tab:blue" if excludes_zero else "tab:grey")
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_title(measure, fontsize=10)
+        ax.set_xlabel(xlabel)
+    axes[0].set_yticks(y, methods)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes

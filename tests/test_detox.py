@@ -251,6 +251,25 @@ def test_grpo_gives_an_instruct_model_conversations_and_a_plain_model_text(word_
         [{"role": "user", "content": detox.instruction_prompt("D")}]]
     text = detox.causal_prompt_texts(chat, ["D"])[0]
     assert text.startswith("<|im_start|>user\n") and text.endswith("<|im_start|>assistant\n")
+    assert detox.causal_prompt(chat)("D") == text  # one dialogue at a time, for PPO and DPO
+
+
+def test_run_ppo_builds_its_prompts_with_the_prompt_it_is_given(tiny_t5, word_tokenizer):
+    seen = []
+
+    class Recorder:
+        def step(self, prompts):
+            seen.append(list(prompts))
+            return detox.StepResult(stats={"env/reward_mean": 0.0, "objective/kl": 0.0},
+                                    queries=list(prompts), responses=["r"] * len(prompts),
+                                    rewards=[0.0] * len(prompts))
+
+    config = _config()
+    detox.run_ppo(None, word_tokenizer, _word_reward, TOY_DIALOGUES, config, steps=2,
+                  progress=False, trainer=Recorder(), prompt=lambda d: f"<<{d}>>")
+    expected = detox.prompt_batches(TOY_DIALOGUES, config.batch_size, 2, config.seed,
+                                    prompt=lambda d: f"<<{d}>>")
+    assert seen == expected and seen[0][0].startswith("<<")
 
 
 def test_the_reward_function_reads_conversational_completions():

@@ -425,3 +425,37 @@ def test_kl_to_reference_is_zero_at_the_start_and_grows_with_training(tiny_t5, w
                - trainer.pair_logprobs(encoded, "reference")[0]).mean()
     assert trainer.kl_to_reference(prompts, responses) == pytest.approx(float(by_hand))
     assert float(by_hand) > 0  # training raised the chosen responses' log-probs
+
+
+def test_base_reference_for_a_trained_adapter_measures_the_distance_from_zero():
+    tokenizer = _llama_tokenizer()
+    lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
+    trained = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
+                         model=_llama(), tokenizer=tokenizer, lora_config=lora)
+    trained.train(CAUSAL_PAIRS)
+    model = trained.model
+    prompts = [row["prompt"] for row in CAUSAL_PAIRS]
+    responses = [row["chosen"] for row in CAUSAL_PAIRS]
+    scorer = DPOTrainer(DPOConfig(), model=model, tokenizer=tokenizer, reference="base")
+    assert scorer.reference_adapter is None
+    assert set(model.peft_config) == {"default"}  # no copy of the adapter was added
+    assert scorer.kl_to_reference(prompts, responses) == pytest.approx(
+        trained.kl_to_reference(prompts, responses), abs=1e-6)
+    assert scorer.kl_to_reference(prompts, responses) > 0.1
+    with pytest.raises(ValueError, match="'copy' or 'base'"):
+        DPOTrainer(DPOConfig(), model=model, tokenizer=tokenizer, reference="start")
+
+
+def test_kl_to_start_is_zero_for_a_fresh_adapter_and_positive_after_training():
+    from labs_common import detox
+
+    tokenizer = _llama_tokenizer()
+    lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
+    prompts = [row["prompt"] for row in CAUSAL_PAIRS]
+    fresh = get_peft_model(_llama(), lora).eval()
+    assert detox.kl_to_start(fresh, tokenizer, prompts, seed=0, max_new_tokens=3) == (
+        pytest.approx(0.0, abs=1e-6))
+    trainer = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
+                         model=_llama(), tokenizer=tokenizer, lora_config=lora)
+    trainer.train(CAUSAL_PAIRS)
+    assert detox.kl_to_start(trainer.model, tokenizer, prompts, seed=0, max_new_tokens=3) > 0.05

@@ -42,3 +42,24 @@ def test_strip_plot_marks_one_run():
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "main run" in texts and "mean" in texts
     matplotlib.pyplot.close(fig)
+
+
+def test_interval_panels_put_each_method_on_its_row_and_grey_out_intervals_across_zero():
+    changes = {
+        "toxicity": {"PPO": (-0.2, -0.3, -0.1), "DPO": (-0.05, -0.1, 0.02)},
+        "ROUGE-1": {"PPO": (0.01, -0.02, 0.04), "DPO": (0.03, 0.01, 0.05)},
+    }
+    fig, axes = plots.interval_panels(changes, title="changes")
+    assert [ax.get_title() for ax in axes] == ["toxicity", "ROUGE-1"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["PPO", "DPO"]
+    assert list(axes[0].get_yticks()) == [1, 0]  # the first method on top
+    colours = {}
+    for ax, measure in zip(axes, changes, strict=True):
+        for line in ax.lines:
+            if line.get_marker() == "o":  # the estimates (the caps are other markers)
+                colours[(measure, int(line.get_ydata()[0]))] = line.get_color()
+                assert line.get_xdata()[0] == changes[measure][["DPO", "PPO"][int(
+                    line.get_ydata()[0])]][0]
+    assert colours[("toxicity", 1)] == "tab:blue" and colours[("toxicity", 0)] == "tab:grey"
+    assert colours[("ROUGE-1", 1)] == "tab:grey" and colours[("ROUGE-1", 0)] == "tab:blue"
+    matplotlib.pyplot.close(fig)
