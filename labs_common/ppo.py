@@ -29,7 +29,17 @@ altogether, so Lab 3 uses this one. The math lives in
 One step (:meth:`PPOTrainer.step`) samples a response per prompt, scores the responses
 with a reward function (``list[str] -> list[float]``) and runs PPO epochs on them. The
 pieces are public for teaching: :meth:`PPOTrainer.generate` gives a :class:`Rollout`,
-:meth:`PPOTrainer.optimize` runs the update on a rollout and its rewards.
+:meth:`PPOTrainer.optimize` runs the update on a rollout and its rewards. Sampling and
+reading the policy's logits on a rollout are in :mod:`labs_common.rollout`; this module
+keeps the trainer and its update.
+
+* **Several processes** (``accelerate launch``): given an ``Accelerator``, the trainer
+  lets it prepare the model, the value head and the optimizer. Each process samples and
+  scores its share of a step's prompts; the advantages are whitened, the KL controller
+  is updated and the statistics are computed over all processes, and each gradient step
+  averages the mini-batches of all processes token by token, as one process would on the
+  whole batch. Sampling goes through the model itself, not its wrapper. Without an
+  accelerator, or with one process, every number is that of a single process.
 
 The step's statistics keep the names of trl's former PPO trainer (``objective/kl``,
 ``ppo/policy/ratio``, ...), so plots and intuitions carry over.
@@ -41,7 +51,7 @@ import copy
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,8 +62,8 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from transformers import GenerationConfig
 
+from labs_common.distributed import Processes
 from labs_common.ppo_math import (
     AdaptiveKLController,
     FixedKLController,
@@ -62,18 +72,31 @@ from labs_common.ppo_math import (
     compute_gae,
     kl_from_logits,
     logprobs_from_logits,
-    mask_after_eos,
-    masked_mean,
-    masked_whiten,
     per_token_rewards,
 )
 from labs_common.profiles import padding_multiple
 
-# The only settings of a model's generation_config that sampling for PPO keeps.
-SPECIAL_TOKEN_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
-RewardFn = Callable[[list[str]], Sequence[float]]
-Which = Literal["policy", "reference", "base"]
-REFERENCE_ADAPTER = "reference"
+# Sampling, the batch type and the adapters live in labs_common.rollout; they stay
+# importable from here, where DPO and the labs first found them.
+from labs_common.rollout import (
+    REFERENCE_ADAPTER,
+    SPECIAL_TOKEN_SETTINGS,
+    RewardFn,
+    Rollout,
+    Which,
+    add_adapter_copy,
+    forward_logits,
+    pure_generation_config,
+    sample_rollout,
+    using_adapter,
+)
+
+__all__ = [
+    "REFERENCE_ADAPTER", "SPECIAL_TOKEN_SETTINGS", "TRAINER_STATE_FILE", "VALUE_HEAD_FILE",
+    "PPOConfig", "PPOTrainer", "RewardFn", "Rollout", "StepResult", "Which",
+    "add_adapter_copy", "pure_generation_config",
+]
+
 VALUE_HEAD_FILE = "value_head.safetensors"
 TRAINER_STATE_FILE = "trainer_state.pt"
 
@@ -121,54 +144,6 @@ class PPOConfig:
 
 
 @dataclass
-class Rollout:
-    """A batch of prompts and the responses sampled for them, as text and as tokens."""
-
-    queries: list[str]
-    responses: list[str]
-    query_ids: Tensor  # (B, Q) prompt tokens: right-padded (seq2seq) or left-padded (causal)
-    query_mask: Tensor  # (B, Q) 1 for real prompt tokens
-    response_ids: Tensor  # (B, R) sampled tokens; whatever follows the first EOS is padding
-    response_mask: Tensor  # (B, R) 1 up to and including the first EOS
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-    def select(self, rows: Tensor, left_padded_queries: bool, multiple: int | None = None
-               ) -> Rollout:
-        """The given rows, with padding columns that none of them needs cut off.
-
-        With ``multiple``, the kept prompt and response lengths are rounded up to a
-        multiple of it (at most the rollout's own width), so that mini-batches share a
-        few tensor shapes instead of each having its own.
-        """
-        query_ids, query_mask = self.query_ids[rows], self.query_mask[rows]
-        query_length = _round_up(int(query_mask.sum(1).max()), multiple, query_ids.shape[1])
-        if left_padded_queries:
-            query_ids, query_mask = query_ids[:, -query_length:], query_mask[:, -query_length:]
-        else:
-            query_ids, query_mask = query_ids[:, :query_length], query_mask[:, :query_length]
-        response_length = _round_up(int(self.response_mask[rows].sum(1).max()), multiple,
-                                    self.response_ids.shape[1])
-        index = rows.tolist()
-        return Rollout(
-            queries=[self.queries[i] for i in index],
-            responses=[self.responses[i] for i in index],
-            query_ids=query_ids,
-            query_mask=query_mask,
-            response_ids=self.response_ids[rows, :response_length],
-            response_mask=self.response_mask[rows, :response_length],
-        )
-
-
-def _round_up(length: int, multiple: int | None, limit: int) -> int:
-    """``length`` rounded up to a multiple of ``multiple`` (if given), at most ``limit``."""
-    if not multiple:
-        return length
-    return min(limit, -(-length // multiple) * multiple)
-
-
-@dataclass
 class StepResult:
     """What one PPO step did: its statistics and the episodes it learned from."""
 
@@ -186,42 +161,6 @@ class StepResult:
         ]
 
 
-@contextmanager
-def pure_generation_config(model) -> Iterator[None]:
-    """Run the block with a generation config that holds the special token ids only.
-
-    ``generate`` fills every setting not passed to it from the model's
-    ``generation_config`` (a Hub model's may set a temperature, top-k, a repetition
-    penalty, ...), so that config is swapped for one that sets nothing else, and samples
-    come from the distribution whose log-probs PPO (and DPO's pairs) are computed with.
-    """
-    base = model.get_base_model() if isinstance(model, PeftModel) else model
-    saved = base.generation_config
-    base.generation_config = GenerationConfig(
-        **{name: getattr(saved, name, None) for name in SPECIAL_TOKEN_SETTINGS}
-    )
-    try:
-        yield
-    finally:
-        base.generation_config = saved
-
-
-def add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
-    """Add an adapter ``name`` holding the same weights, in the same dtypes, as ``source``."""
-    config = copy.copy(model.peft_config[source])
-    config.inference_mode = True
-    model.add_adapter(name, config)
-    weights = get_peft_model_state_dict(model, adapter_name=source)
-    set_peft_model_state_dict(model, weights, adapter_name=name)
-    # peft may create the new adapter in float32 next to a bfloat16 source: match the source,
-    # so that both compute exactly the same function.
-    parameters = dict(model.named_parameters())
-    for key, parameter in parameters.items():
-        if f".{name}." in key:
-            twin = parameters[key.replace(f".{name}.", f".{source}.")]
-            parameter.data = parameter.data.to(twin.dtype)
-
-
 class PPOTrainer:
     """PPO on a peft LoRA policy with a value head (Lab 3).
 
@@ -234,6 +173,13 @@ class PPOTrainer:
     instead, and its base weights (the new adapter disabled) are the reference. The
     trainer builds the value head, seeds torch with ``config.seed``, puts the model in
     eval mode and owns the optimizer.
+
+    With an ``accelerator`` (``accelerate.Accelerator``), the model, the value head and
+    the optimizer are prepared by it, ``step`` takes the whole batch of prompts on every
+    process and each process works on its share; ``batch_size`` and ``mini_batch_size``
+    count prompts over all processes, so both must be multiples of the process count.
+    :meth:`optimize` takes this process's part of a rollout. ``generate`` and the KL
+    measurements work on whatever they are given, on each process by itself.
     """
 
     def __init__(
@@ -243,10 +189,14 @@ class PPOTrainer:
         tokenizer,
         reward_fn: RewardFn,
         lora_config: LoraConfig | None = None,
+        accelerator=None,
     ):
         self.config = config
         self.tokenizer = tokenizer
         self.reward_fn = reward_fn
+        self.processes = Processes(accelerator)
+        self.processes.check_divides("batch_size", config.batch_size)
+        self.processes.check_divides("mini_batch_size", config.mini_batch_size)
         torch.manual_seed(config.seed)
         self._length_rng = random.Random(config.seed)
         self._shuffle_rng = torch.Generator().manual_seed(config.seed)
@@ -271,8 +221,11 @@ class PPOTrainer:
             self.reference_adapter = None  # the base model (adapter disabled) is the reference
         model.set_adapter(self.policy_adapter)  # trainable; every other adapter frozen
         model.eval()
-        self.model = model
+        if accelerator is not None:
+            model.to(accelerator.device)
+        self.model = model  # the model itself: sampling, adapters, saving
         self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
+        self.decoder_start_token_id = getattr(model.config, "decoder_start_token_id", None)
         self.device = next(model.parameters()).device
         multiple = config.pad_to_multiple_of
         self.pad_multiple = padding_multiple(self.device) if multiple == "auto" else multiple
@@ -288,6 +241,15 @@ class PPOTrainer:
         adapter_parameters = [p for p in model.parameters() if p.requires_grad]
         self.trainable_parameters = adapter_parameters + list(self.value_head.parameters())
         self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=config.learning_rate)
+        # What the update's forward passes run through: the model and the head themselves
+        # on one process; their prepared wrappers, which average gradients, on several.
+        self._trained_model, self._trained_value_head = model, self.value_head
+        if accelerator is not None:
+            self._trained_model, self._trained_value_head, self.optimizer = accelerator.prepare(
+                model, self.value_head, self.optimizer
+            )
+        if self.processes.many:  # the same start everywhere, then each process its own samples
+            torch.manual_seed(config.seed + self.processes.index)
         if config.adaptive_kl:
             self.kl_controller = AdaptiveKLController(
                 config.init_kl_coef, config.target_kl, config.horizon
@@ -299,16 +261,22 @@ class PPOTrainer:
     # ------------------------------------------------------------------ the PPO step
 
     def step(self, prompts: Sequence[str]) -> StepResult:
-        """One PPO step: sample a response per prompt, score them, optimize on them."""
+        """One PPO step: sample a response per prompt, score them, optimize on them.
+
+        On several processes each one samples and scores its share of ``prompts``; the
+        result holds the episodes of all of them, in the order of ``prompts``.
+        """
         start = time.perf_counter()
-        # 1. Roll out: sample one response per prompt from the current policy.
-        rollout = self.generate(prompts)
+        # 1. Roll out: sample one response per prompt (this process's share) from the policy.
+        rollout = self.generate(self.processes.share(prompts))
         # 2. Score: one reward per response from the reward function.
         rewards = [float(r) for r in self.reward_fn(rollout.responses)]
         # 3.-7. Optimize on them (see optimize).
         stats = self.optimize(rollout, rewards)
         stats["time/step_seconds"] = time.perf_counter() - start
-        return StepResult(stats, rollout.queries, rollout.responses, rewards)
+        gather = self.processes.gather_objects
+        return StepResult(stats, gather(rollout.queries), gather(rollout.responses),
+                          gather(rewards))
 
     def optimize(self, rollout: Rollout, rewards: Sequence[float] | Tensor) -> dict[str, float]:
         """PPO epochs on a rollout and one reward per response; returns the step's stats.
@@ -327,13 +295,17 @@ class PPOTrainer:
         * ``ppo/policy/advantages_mean``: about 0 by construction (advantages are whitened).
         * ``ppo/returns/mean``, ``ppo/val/error``: the value head's targets and its error.
         * ``env/reward_mean``, ``env/reward_std``: the reward function's scores.
+
+        On several processes ``rollout`` and ``rewards`` are this process's part of the
+        batch, and every statistic is computed over the parts of all processes.
         """
         start = time.perf_counter()
         config = self.config
+        processes = self.processes
         scores = torch.as_tensor(rewards, dtype=torch.float32, device=self.device).reshape(-1)
         if scores.numel() != len(rollout):
             raise ValueError(f"Got {scores.numel()} rewards for {len(rollout)} responses.")
-        if not torch.isfinite(scores).all():
+        if processes.any(not torch.isfinite(scores).all()):
             raise RuntimeError(
                 f"The reward function returned non-finite rewards ({scores.tolist()}); "
                 "check it on these responses before training on them."
@@ -351,38 +323,42 @@ class PPOTrainer:
         kl_coef = self.kl_controller.value
         token_rewards, kl = per_token_rewards(scores, old_logprobs, ref_logprobs, mask, kl_coef)
 
-        # 5. Advantages and returns by GAE; advantages whitened over the batch.
+        # 5. Advantages and returns by GAE; advantages whitened over the batch (all processes).
         advantages, returns = compute_gae(token_rewards, old_values, mask, config.gamma, config.lam)
-        advantages = masked_whiten(advantages, mask)
+        advantages = processes.masked_whiten(advantages, mask)
 
-        # 6. PPO epochs over shuffled mini-batches: clipped policy + value loss, one Adam step each.
+        # 6. PPO epochs over shuffled mini-batches: clipped policy + value loss, one Adam step
+        #    each. On several processes each contributes its share of every mini-batch.
         records: dict[str, list[float]] = {}
+        rows_per_update = config.mini_batch_size // processes.count
         with self._recomputing_activations():
             for _ in range(config.ppo_epochs):
                 order = torch.randperm(len(rollout), generator=self._shuffle_rng).to(self.device)
-                for rows in order.split(config.mini_batch_size):
+                for rows in order.split(rows_per_update):
                     batch_stats = self._update(
                         rollout, rows, mask, old_logprobs, old_values, advantages, returns
                     )
                     for name, number in batch_stats.items():
                         records.setdefault(name, []).append(number)
 
-        # 7. Adapt the KL coefficient to the KL of this batch, and report.
-        kl_per_response = kl.sum(dim=1)  # (B,) summed log-ratio of each sampled response
-        self.kl_controller.update(float(kl_per_response.mean()), len(rollout))
+        # 7. Adapt the KL coefficient to the KL of this batch (all processes), and report.
+        gather = processes.gather  # per response: every process's rows, one after the other
+        kl_per_response = gather(kl.sum(dim=1))  # (B,) summed log-ratio of each response
+        scores = gather(scores)
+        self.kl_controller.update(float(kl_per_response.mean()), len(kl_per_response))
         self.steps_done += 1
         stats = {
             "objective/kl": float(kl_per_response.mean()),
             "objective/kl_coef": kl_coef,
-            "objective/entropy": float((-old_logprobs * mask).sum(dim=1).mean()),
-            "ppo/mean_non_score_reward": float((-kl_coef * kl).sum(dim=1).mean()),
-            "ppo/returns/mean": float(masked_mean(returns, mask)),
-            "ppo/policy/advantages_mean": float(masked_mean(advantages, mask)),
-            "ppo/val/mean": float(masked_mean(old_values, mask)),
+            "objective/entropy": float(gather((-old_logprobs * mask).sum(dim=1)).mean()),
+            "ppo/mean_non_score_reward": float(gather((-kl_coef * kl).sum(dim=1)).mean()),
+            "ppo/returns/mean": float(processes.masked_mean(returns, mask)),
+            "ppo/policy/advantages_mean": float(processes.masked_mean(advantages, mask)),
+            "ppo/val/mean": float(processes.masked_mean(old_values, mask)),
             **{name: sum(numbers) / len(numbers) for name, numbers in records.items()},
             "env/reward_mean": float(scores.mean()),
             "env/reward_std": float(scores.std(correction=1 if len(scores) > 1 else 0)),
-            "tokens/response_length_mean": float(mask.sum(dim=1).mean()),
+            "tokens/response_length_mean": float(gather(mask.sum(dim=1)).mean()),
             "time/step_seconds": time.perf_counter() - start,
         }
         return stats
@@ -410,15 +386,6 @@ class PPOTrainer:
         :meth:`optimize` should therefore come without sampling ``generation_kwargs``.
         """
         which: Which = "base" if use_base else "reference" if use_reference else "policy"
-        prompts = list(prompts)
-        encoded = self.tokenizer(
-            prompts,
-            padding=True,
-            truncation=self.config.max_prompt_length is not None,
-            max_length=self.config.max_prompt_length,
-            padding_side="right" if self.is_encoder_decoder else "left",
-            return_tensors="pt",
-        ).to(self.device)
         if max_new_tokens is None:
             max_new_tokens = self._draw_max_new_tokens()
         settings = {
@@ -432,25 +399,11 @@ class PPOTrainer:
         }
         if not settings["do_sample"]:  # greedy: the sampling filters would only warn
             del settings["top_k"], settings["top_p"]
-        self.model.eval()
-        with torch.no_grad(), self._using(which), pure_generation_config(self.model):
-            sequences = self.model.generate(
-                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], **settings
+        with self._using(which):
+            return sample_rollout(
+                self.model, self.tokenizer, prompts, settings, eos_token_ids=self.eos_token_ids,
+                max_prompt_length=self.config.max_prompt_length, device=self.device,
             )
-        if self.is_encoder_decoder:
-            response_ids = sequences[:, 1:]  # drop the decoder start token
-        else:
-            response_ids = sequences[:, encoded["input_ids"].shape[1] :]
-        response_mask = mask_after_eos(response_ids, self.eos_token_ids)
-        response_ids = response_ids.masked_fill(response_mask == 0, self.tokenizer.pad_token_id)
-        return Rollout(
-            queries=prompts,
-            responses=self.tokenizer.batch_decode(response_ids, skip_special_tokens=True),
-            query_ids=encoded["input_ids"],
-            query_mask=encoded["attention_mask"],
-            response_ids=response_ids,
-            response_mask=response_mask,
-        )
 
     def _draw_max_new_tokens(self) -> int:
         if self.config.max_new_tokens_range is None:
@@ -512,9 +465,18 @@ class PPOTrainer:
         ``PeftModel.from_pretrained(base, directory)`` for sampling. :meth:`load` restores
         adapter and value head, and from ``trainer_state.pt`` the Adam state, the adaptive
         KL coefficient, the step count and the random generators, so that a resumed run
-        continues as the uninterrupted one would have.
+        continues as the uninterrupted one would have. On several processes the main
+        one writes, after the others have come to the same point; the random generators
+        saved are its own.
         """
         directory = Path(directory)
+        self.processes.wait()
+        if self.processes.is_main:  # on several processes, the main one writes
+            self._write_checkpoint(directory)
+        self.processes.wait()
+        return directory
+
+    def _write_checkpoint(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         adapter = get_peft_model_state_dict(self.model, adapter_name=self.policy_adapter)
         save_file(
@@ -538,7 +500,6 @@ class PPOTrainer:
             "length_rng": self._length_rng.getstate(),
         }
         torch.save(state, directory / TRAINER_STATE_FILE)
-        return directory
 
     def load(self, directory: str | Path) -> None:
         """Resume from a checkpoint written by :meth:`save`.
@@ -587,20 +548,9 @@ class PPOTrainer:
 
     # ------------------------------------------------------------------ plumbing
 
-    @contextmanager
-    def _using(self, which: Which) -> Iterator[None]:
+    def _using(self, which: Which):
         """Run the block with the policy adapter, the frozen reference or no adapter."""
-        if which == "policy":
-            yield
-        elif which == "base" or self.reference_adapter is None:
-            with self.model.disable_adapter():
-                yield
-        else:
-            self.model.set_adapter(self.reference_adapter, inference_mode=True)
-            try:
-                yield
-            finally:
-                self.model.set_adapter(self.policy_adapter)  # trainable again, reference frozen
+        return using_adapter(self.model, which, self.policy_adapter, self.reference_adapter)
 
     def _update(
         self,
@@ -617,7 +567,7 @@ class PPOTrainer:
         batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
                                multiple=self.pad_multiple)
         length = batch.response_ids.shape[1]
-        logits, values = self._forward(batch, with_values=True)
+        logits, values = self._forward(batch, with_values=True, trained=True)
         logprobs = logprobs_from_logits(logits, batch.response_ids)
         batch_mask = mask[rows, :length]
         policy = clipped_policy_loss(
@@ -631,7 +581,15 @@ class PPOTrainer:
         loss = policy.loss + config.vf_coef * value.loss
         self._check_finite("the PPO loss", loss)
         self.optimizer.zero_grad()
-        loss.backward()
+        if self.processes.many:
+            # Both losses are means over this process's tokens, and the processes' gradients
+            # are averaged: weigh each process by its share of the mini-batch's tokens, so
+            # that the step is the one a single process would take on the whole mini-batch.
+            tokens = batch_mask.sum()
+            self.processes.backward(loss * tokens * self.processes.count
+                                    / self.processes.sum(tokens))
+        else:
+            self.processes.backward(loss)
         grad_norm = self._clip_gradients()
         self.optimizer.step()
         numbers = {
@@ -643,8 +601,11 @@ class PPOTrainer:
             "ppo/policy/approxkl": policy.approx_kl,
             "ppo/val/error": value.error,
             "ppo/val/clipfrac": value.clipfrac,
-            "ppo/grad_norm": grad_norm,
         }
+        # Means over the mini-batch's tokens of all processes; the gradient norm is that of
+        # the averaged gradient, the same on every process.
+        numbers = self.processes.weighted_means(numbers, batch_mask.sum())
+        numbers["ppo/grad_norm"] = grad_norm
         return {name: float(number.detach()) for name, number in numbers.items()}
 
     @contextmanager
@@ -679,50 +640,23 @@ class PPOTrainer:
                 layer.training = False
             disable()
 
-    def _forward(self, batch: Rollout, with_values: bool) -> tuple[Tensor, Tensor | None]:
+    def _forward(self, batch: Rollout, with_values: bool, trained: bool = False
+                 ) -> tuple[Tensor, Tensor | None]:
         """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
 
-        Position t sees the prompt and the response tokens before t: its logits give
-        log p(response token t) and its hidden state gives the value of that state.
+        ``trained``: through the prepared model and value head, whose gradients the
+        processes average (the update); otherwise through the model itself (no gradient).
         """
-        response_length = batch.response_ids.shape[1]
-        if self.is_encoder_decoder:
-            start = self.model.config.decoder_start_token_id
-            decoder_input_ids = torch.cat(
-                [torch.full_like(batch.response_ids[:, :1], start), batch.response_ids[:, :-1]],
-                dim=1,
-            )  # (B, R): the start token, then the response shifted right
-            output = self.model(
-                input_ids=batch.query_ids,
-                attention_mask=batch.query_mask,
-                decoder_input_ids=decoder_input_ids,
-                output_hidden_states=with_values,
-                use_cache=False,
-            )
-            logits = output.logits  # (B, R, V)
-            hidden = output.decoder_hidden_states[-1] if with_values else None  # (B, R, H)
-        else:
-            input_ids = torch.cat([batch.query_ids, batch.response_ids], dim=1)  # (B, Q + R)
-            attention_mask = torch.cat(
-                [batch.query_mask, torch.ones_like(batch.response_mask)], dim=1
-            )
-            # Positions as generate() numbers them: left padding does not count.
-            position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-            output = self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                output_hidden_states=with_values,
-                use_cache=False,
-            )
-            # The last prompt token predicts the first response token, and so on.
-            window = slice(batch.query_ids.shape[1] - 1, input_ids.shape[1] - 1)
-            logits = output.logits[:, window]  # (B, R, V)
-            hidden = output.hidden_states[-1][:, window] if with_values else None
+        model, value_head = self.model, self.value_head
+        if trained:
+            model, value_head = self._trained_model, self._trained_value_head
+        logits, hidden = forward_logits(
+            model, batch, is_encoder_decoder=self.is_encoder_decoder,
+            decoder_start_token_id=self.decoder_start_token_id, with_hidden=with_values,
+        )
         values = None
         if with_values:
-            values = self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
-        assert logits.shape[1] == response_length
+            values = value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
         return logits.float(), values
 
     def _forward_chunks(self, size: int) -> list[Tensor]:
@@ -754,8 +688,8 @@ class PPOTrainer:
         return norm
 
     def _check_finite(self, what: str, *tensors: Tensor) -> None:
-        """Stop with advice instead of training on NaN or infinity."""
-        if all(bool(torch.isfinite(t).all()) for t in tensors):
+        """Stop with advice instead of training on NaN or infinity (on every process)."""
+        if not self.processes.any(not all(bool(torch.isfinite(t).all()) for t in tensors)):
             return
         raise RuntimeError(
             f"PPO step {self.steps_done}: {what} contains NaN or infinity, so the update "
