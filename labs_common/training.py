@@ -6,6 +6,9 @@ and pads the labels with -100, the index the loss ignores. The seed notebooks pa
 every input and label to 512 tokens with the pad id instead: most of each batch was
 padding, the model spent compute on it, and because padded labels were real targets
 the loss rewarded predicting padding.
+
+:func:`train_seq2seq` also runs under ``accelerate launch``: each process trains on its
+share of every batch, and the loss is the mean over the tokens of all processes.
 """
 
 from __future__ import annotations
@@ -121,6 +124,26 @@ class TrainingRun:
         return self.peak_gpu_memory_bytes - self.gpu_memory_before_bytes
 
 
+def token_mean_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """Cross-entropy summed over this process's target tokens, divided by ``num_items_in_batch``.
+
+    The Trainer's ``compute_loss_func`` on several processes. It counts the target tokens
+    of the whole batch, over all processes, and multiplies each process's loss by the
+    process count before the gradients are averaged; that is right only for a loss
+    divided by that count. T5 computes the mean over its own tokens whatever it is given,
+    which would make every gradient ``processes`` times too large and weigh the processes
+    equally instead of by their tokens.
+    """
+    logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[0]
+    total = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1),
+        ignore_index=IGNORE_INDEX, reduction="sum",
+    )
+    if num_items_in_batch is None:
+        num_items_in_batch = (labels != IGNORE_INDEX).sum()
+    return total / num_items_in_batch
+
+
 def train_seq2seq(
     model,
     tokenizer,
@@ -152,6 +175,9 @@ def train_seq2seq(
     With ``eval_pairs`` the loss on those held-out pairs is computed every ``eval_steps``
     steps (default: every third logging step) and once before the first step, for the loss
     curves: every run then starts from a measured point (step 0).
+    Under ``accelerate launch`` ``batch_size`` is per process, and the loss is
+    :func:`token_mean_loss`, the mean over the target tokens of all processes (one process
+    keeps the model's own loss).
     """
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
@@ -198,6 +224,7 @@ def train_seq2seq(
                 pad_to_multiple_of=pad_to_multiple_of,
             ),
             processing_class=tokenizer,
+            compute_loss_func=token_mean_loss if args.world_size > 1 else None,
         )
         if not progress:  # without a progress bar the trainer would print every log line
             from transformers.trainer_callback import PrinterCallback
