@@ -2,6 +2,7 @@
 # Both create .venv and install everything on first use.
 # `make rehearse` runs the labs on the full profile against a local replica of its Hub
 # repositories (random weights): the code path students run, checked without the Hub.
+# `make distributed` trains LoRA and PPO on two CPU processes with accelerate launch.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -12,7 +13,8 @@ PROFILE ?= $(or $(LABS_PROFILE),tiny)
 REPLICA_SCALE ?= ci
 REPLICA := build/hub-replica-$(REPLICA_SCALE)
 
-.PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate
+.PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate \
+	distributed
 
 install: $(INSTALLED)
 
@@ -33,7 +35,23 @@ labs: install tiny-world
 
 test: install tiny-world lint
 	LABS_PROFILE=tiny $(BIN)/python -m pytest
+	$(MAKE) --no-print-directory distributed
 	$(MAKE) --no-print-directory rehearse
+
+# The labs' training on two processes, as on two GPUs, but on CPUs: accelerate's --multi_gpu
+# launcher starts them with torchrun and, without CUDA, they talk over gloo (--cpu alone
+# would start one). A short LoRA fine-tune, then PPO from that adapter, on the tiny
+# profile; build/distributed/results.json has each recipe's steps, final figure and seconds.
+DISTRIBUTED := build/distributed
+LAUNCH_2_CPUS := CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=1 $(BIN)/accelerate launch --multi_gpu \
+	--num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no \
+	--num_cpu_threads_per_process 1
+distributed: install tiny-world
+	rm -rf $(DISTRIBUTED)
+	$(LAUNCH_2_CPUS) -m labs_common.recipes lora --profile tiny --steps 20 \
+		--out $(DISTRIBUTED)/lora --results $(DISTRIBUTED)/results.json
+	$(LAUNCH_2_CPUS) -m labs_common.recipes ppo --profile tiny --steps 3 \
+		--adapter $(DISTRIBUTED)/lora --out $(DISTRIBUTED)/ppo --results $(DISTRIBUTED)/results.json
 
 # A replica of every Hub repository the full profile names: real file layouts, configs and
 # schemas, random weights, widths shrunk for CPUs (python -m labs_common.hub_replica --help).
