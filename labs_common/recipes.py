@@ -61,6 +61,22 @@ def _record(path: Path, name: str, entry: dict, processes: int) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
+def _full_state_dict(model) -> dict | None:
+    """The whole model's weights on every process when FSDP sharded them, else None.
+
+    A sharded model saved by one process would hold that process's shards only; the
+    state dict is gathered by all processes (a collective) and written by the main one.
+    """
+    import os
+
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true":
+        return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True,
+                                                                 cpu_offload=True))
+
+
 def train_summarizer(recipe: str, profile_name: str, steps: int, out: Path, *, seed: int = 42,
                      batch_size: int | None = None) -> dict:
     """Full fine-tuning or LoRA of the profile's summarizer, as Lab 2 trains it."""
@@ -91,11 +107,12 @@ def train_summarizer(recipe: str, profile_name: str, steps: int, out: Path, *, s
         warmup_steps=min(settings.warmup_steps, steps - 1), logging_steps=1, seed=seed,
         bf16=training_precision(state.device)["bf16"], progress=False,
     )
+    weights = _full_state_dict(model)
     if state.is_main_process:
-        if recipe == "lora":
-            lora.save_adapter(model, out)
+        if recipe == "lora" and weights is None:
+            lora.save_adapter(model, out)  # as Lab 2 saves it
         else:
-            model.save_pretrained(str(out), safe_serialization=True)
+            model.save_pretrained(str(out), state_dict=weights, safe_serialization=True)
             tokenizer.save_pretrained(str(out))
     state.wait_for_everyone()
     return {"steps": run.steps, "batch_size": batch_size, "final_loss": run.losses[-1][1],
