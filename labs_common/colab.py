@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -62,9 +63,19 @@ def changed_since(before: dict[str, str]) -> dict[str, tuple[str, str]]:
     return changed
 
 
-def install_command(repo: Path) -> list[str]:
-    """pip, installing the course package with the ranges of its ``pyproject.toml``."""
-    return [sys.executable, "-m", "pip", "install", "-q", "-e", str(repo)]
+def install_command(repo: Path, gpu: bool = False) -> list[str]:
+    """pip, installing the course package with the ranges of its ``pyproject.toml``.
+
+    On a GPU runtime (``gpu``) with the ``qlora`` extra too: bitsandbytes, for Lab 2's
+    4-bit QLoRA section, which needs CUDA and is skipped elsewhere.
+    """
+    target = f"{repo}[qlora]" if gpu else str(repo)
+    return [sys.executable, "-m", "pip", "install", "-q", "-e", target]
+
+
+def has_gpu() -> bool:
+    """Whether this runtime has an NVIDIA GPU (asked before torch may be imported)."""
+    return shutil.which("nvidia-smi") is not None
 
 
 def use_drive(mount: Callable[[str], object] | None = None) -> Path:
@@ -98,7 +109,7 @@ def setup(
             "use_google_drive = True to keep Lab 2's adapter for Lab 3."
         )
     before = imported_versions()
-    run(install_command(repo), check=True)
+    run(install_command(repo, gpu=has_gpu()), check=True)
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
     changed = changed_since(before)
