@@ -34,6 +34,7 @@ from benchmarks.common import (
     t5_tokenizer,
 )
 from labs_common import detox
+from labs_common.dpo import DPOConfig, DPOTrainer
 from labs_common.lora import make_lora_model
 from labs_common.ppo import PPOTrainer
 from labs_common.prompts import instruction_prompt
@@ -85,16 +86,126 @@ def ppo(steps: int) -> dict[str, dict[str, float]]:
     return {name: {"peak_bytes": memory.extra_bytes, "seconds_per_step": seconds}}
 
 
+def dpo_pairs(scale, count: int, seed: int = 4) -> list[dict[str, str]]:
+    """Pairs with the scale's lengths: a dialogue's prompt, its summary and another one."""
+    rows = synthetic_dialogues(scale, count + 1, seed=seed)
+    return [{"prompt": instruction_prompt(row["dialogue"]), "chosen": row["summary"],
+             "rejected": rows[i + 1]["summary"]} for i, row in enumerate(rows[:-1])]
+
+
+def dpo_trainer(scale, device: str) -> DPOTrainer:
+    lab3 = scale.profile.lab3
+    policy = make_lora_model(build_t5(scale, device, torch.float32), in_place=True)
+    config = DPOConfig(beta=lab3.dpo_beta, learning_rate=lab3.dpo_learning_rate,
+                       batch_size=lab3.dpo_batch_size, epochs=1)
+    return DPOTrainer(config, model=policy, tokenizer=t5_tokenizer(scale))
+
+
+def dpo_run_name(scale) -> str:
+    return f"Lab 3, DPO step (batch {scale.profile.lab3.dpo_batch_size} pairs)"
+
+
+def dpo(steps: int) -> dict[str, dict[str, float]]:
+    scale = SCALES["full"]
+    pairs = dpo_pairs(scale, steps * scale.profile.lab3.dpo_batch_size)
+    with PeakMemory("cuda") as memory:
+        trainer = dpo_trainer(scale, "cuda")
+        run = trainer.train(pairs)
+    return {dpo_run_name(scale): {"peak_bytes": memory.extra_bytes,
+                                  "seconds_per_step": run.seconds / len(run.history)}}
+
+
+class SavedForBackward:
+    """Bytes of the tensors autograd keeps for the backward pass (parameters excluded).
+
+    Counted once per storage while the block runs: what a training step's activations
+    occupy between its forward and its backward, on any device. The peak of a real step
+    adds the weights, gradients and optimizer state, and short-lived buffers on top.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self._parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        self._storages: dict[int, int] = {}
+        self.bytes = 0
+
+    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in self._parameters:
+            self._storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    def __enter__(self) -> SavedForBackward:
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._hooks.__exit__(*exc)
+        self.bytes = sum(self._storages.values())
+
+
+def static_bytes(model: torch.nn.Module) -> int:
+    """Weights, plus gradients and AdamW's two moments for every trainable parameter."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + 3 * trainable
+
+
+def count_activations() -> dict[str, dict[str, float]]:
+    """Lab 2's LoRA batch and Lab 3's DPO batch at flan-t5-base's shape, counted on a CPU.
+
+    Both runs use the same model and the same synthetic lengths, so the measured LoRA row
+    of the table in benchmarks/README.md calibrates the DPO estimate.
+    """
+    from labs_common.training import collate_examples
+
+    scale = SCALES["full"]
+    tokenizer = t5_tokenizer(scale)
+    trainer = dpo_trainer(scale, "cpu")
+    model = trainer.model
+    lab2 = scale.profile.lab2
+    pairs = summary_pairs(synthetic_dialogues(scale, lab2.batch_size, seed=2))
+    batch = collate_examples(pairs, tokenizer, model, count=lab2.batch_size)
+    counted = {}
+    model.train()  # as the Trainer runs Lab 2 (dropout on); DPO runs with dropout off
+    with SavedForBackward(model) as saved:
+        model(**batch).loss.backward()
+    model.eval()
+    counted[f"Lab 2, LoRA r=32 (batch {lab2.batch_size})"] = saved.bytes
+    model.zero_grad(set_to_none=True)
+    encoded = trainer.encode(dpo_pairs(scale, trainer.config.batch_size))
+    with SavedForBackward(model) as saved:
+        logits = trainer._logits(encoded)  # the policy's forward of the chosen and rejected rows
+        logits.sum().backward()
+    counted[dpo_run_name(scale)] = saved.bytes
+    return {name: {"activation_bytes": value, "static_bytes": static_bytes(model)}
+            for name, value in counted.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="fine-tuning steps per run")
     parser.add_argument("--ppo-steps", type=int, default=3, help="PPO steps")
+    parser.add_argument("--dpo-steps", type=int, default=3, help="DPO steps")
+    parser.add_argument("--count", action="store_true",
+                        help="no GPU needed: count the activations autograd keeps for Lab 2's "
+                             "LoRA batch and Lab 3's DPO batch (an estimate, not a measurement)")
     args = parser.parse_args(argv)
+    if args.count:
+        prepare_process()
+        print("| batch at flan-t5-base's shape (fp32) | activations kept for backward | "
+              "weights, gradients, AdamW |")
+        print("|---|---:|---:|")
+        for name, values in count_activations().items():
+            print(f"| {name} | {format_bytes(values['activation_bytes'])} | "
+                  f"{format_bytes(values['static_bytes'])} |")
+        return
     if not torch.cuda.is_available():
-        raise SystemExit("This measures GPU memory: run it on a machine with a GPU.")
+        raise SystemExit("This measures GPU memory: run it on a machine with a GPU "
+                         "(or pass --count for an estimate on a CPU).")
     prepare_process()
     torch.backends.cuda.matmul.allow_tf32 = False  # a T4 has no TF32: plain fp32 arithmetic
-    measured = {**fine_tuning(args.steps), **ppo(args.ppo_steps)}
+    measured = {**fine_tuning(args.steps), **ppo(args.ppo_steps), **dpo(args.dpo_steps)}
     print(format_environment(environment("cuda")), end="\n\n")
     print("| run (fp32) | peak GPU memory | share of a T4's 15 GiB | s/step on this GPU |")
     print("|---|---:|---:|---:|")

@@ -778,16 +778,27 @@ def run_trl_dpo(model, tokenizer, pairs: PreferencePairs | PairRows, args, *,
     the pairs become trl's dataset through :func:`trl_preference_dataset`. The history
     keeps the per-step logs only, not trl's closing summary (``train_runtime``, ...).
     """
+    from datasets.utils.logging import (
+        disable_progress_bar,
+        enable_progress_bar,
+        is_progress_bar_enabled,
+    )
     from transformers import PrinterCallback
     from trl import DPOTrainer as TrlDPOTrainer
 
-    trainer = TrlDPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=trl_preference_dataset(pairs, tokenizer),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
+    bars = is_progress_bar_enabled()
+    disable_progress_bar()  # trl's three passes over a few hundred pairs take a moment
+    try:
+        trainer = TrlDPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=trl_preference_dataset(pairs, tokenizer),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+    finally:
+        if bars:
+            enable_progress_bar()
     trainer.remove_callback(PrinterCallback)  # the history holds every step's log
     start = time.perf_counter()
     trainer.train()
