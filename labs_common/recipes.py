@@ -77,15 +77,25 @@ def _full_state_dict(model) -> dict | None:
                                                                  cpu_offload=True))
 
 
+def _profile(name: str, summarizer: str | None):
+    """The activated profile, with another summarizer if one is given (e.g. FLAN-T5-XL)."""
+    import dataclasses
+
+    from labs_common.profiles import activate
+
+    profile = activate(name)
+    return dataclasses.replace(profile, summarizer=summarizer) if summarizer else profile
+
+
 def train_summarizer(recipe: str, profile_name: str, steps: int, out: Path, *, seed: int = 42,
-                     batch_size: int | None = None) -> dict:
+                     batch_size: int | None = None, summarizer: str | None = None) -> dict:
     """Full fine-tuning or LoRA of the profile's summarizer, as Lab 2 trains it."""
     from labs_common import data, lora, training
     from labs_common.models import load_seq2seq
-    from labs_common.profiles import activate, training_precision
+    from labs_common.profiles import training_precision
 
     state = _process_state()
-    profile = activate(profile_name)
+    profile = _profile(profile_name, summarizer)
     settings = profile.lab2
     batch_size = batch_size or settings.batch_size
     if batch_size % state.num_processes:
@@ -120,7 +130,8 @@ def train_summarizer(recipe: str, profile_name: str, steps: int, out: Path, *, s
 
 
 def train_ppo(profile_name: str, steps: int, out: Path, *, seed: int = 42,
-              batch_size: int | None = None, adapter: Path | None = None) -> dict:
+              batch_size: int | None = None, adapter: Path | None = None,
+              summarizer: str | None = None) -> dict:
     """PPO detoxification as Lab 3 runs it, on every process of an ``Accelerator``."""
     from accelerate import Accelerator
     from peft import PeftModel
@@ -129,11 +140,10 @@ def train_ppo(profile_name: str, steps: int, out: Path, *, seed: int = 42,
     from labs_common.models import load_seq2seq
     from labs_common.paths import lab2_adapter_dir
     from labs_common.ppo import PPOTrainer
-    from labs_common.profiles import activate
     from labs_common.toxicity import ToxicityClassifier
 
     accelerator = Accelerator(cpu=_on_cpu())
-    profile = activate(profile_name)
+    profile = _profile(profile_name, summarizer)
     settings = profile.lab3
     base, tokenizer = load_seq2seq(profile.summarizer, accelerator.device)
     adapter = Path(adapter) if adapter else lab2_adapter_dir(profile.name)
@@ -175,6 +185,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="global batch, shared among the processes (default: the profile's)")
     parser.add_argument("--adapter", type=Path, default=None,
                         help="ppo: the LoRA adapter to start from (default: Lab 2's)")
+    parser.add_argument("--summarizer", default=None,
+                        help="another seq2seq model than the profile's, a Hub id or a folder, "
+                        "e.g. google/flan-t5-xl with --profile full (safetensors only; a Hub "
+                        "id the profile does not pin loads from its main branch)")
     parser.add_argument("--results", type=Path, default=None,
                         help="JSON file to add this run's figures to, under the recipe's name")
     args = parser.parse_args(argv)
@@ -186,10 +200,12 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     if args.recipe == "ppo":
         entry = train_ppo(args.profile, args.steps, args.out, seed=args.seed,
-                          batch_size=args.batch_size, adapter=args.adapter)
+                          batch_size=args.batch_size, adapter=args.adapter,
+                          summarizer=args.summarizer)
     else:
         entry = train_summarizer(args.recipe, args.profile, args.steps, args.out,
-                                 seed=args.seed, batch_size=args.batch_size)
+                                 seed=args.seed, batch_size=args.batch_size,
+                                 summarizer=args.summarizer)
     state = _process_state()
     entry["wall_seconds"] = round(time.perf_counter() - start, 2)
     entry["processes"] = state.num_processes
