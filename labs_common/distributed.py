@@ -95,6 +95,17 @@ class Processes:
         else:
             self.accelerator.backward(loss)
 
+    def backward_token_mean(self, loss: Tensor, tokens: Tensor) -> None:
+        """Back-propagate ``loss``, a mean over this process's ``tokens``, so that the
+        gradient the processes average is that of the mean over all their tokens.
+
+        Averaging the processes' own means would weigh a process with few tokens as much
+        as one with many: each loss is scaled by its share of the tokens times the count.
+        """
+        if self.many:
+            loss = loss * tokens * self.count / self.sum(tokens)
+        self.backward(loss)
+
     # ------------------------------------------------------------ statistics over all
 
     def masked_mean(self, values: Tensor, mask: Tensor) -> Tensor:

@@ -581,15 +581,9 @@ class PPOTrainer:
         loss = policy.loss + config.vf_coef * value.loss
         self._check_finite("the PPO loss", loss)
         self.optimizer.zero_grad()
-        if self.processes.many:
-            # Both losses are means over this process's tokens, and the processes' gradients
-            # are averaged: weigh each process by its share of the mini-batch's tokens, so
-            # that the step is the one a single process would take on the whole mini-batch.
-            tokens = batch_mask.sum()
-            self.processes.backward(loss * tokens * self.processes.count
-                                    / self.processes.sum(tokens))
-        else:
-            self.processes.backward(loss)
+        # Both losses are means over this process's tokens: on several processes each is
+        # weighed by its share of the mini-batch's tokens (as one process on all of them).
+        self.processes.backward_token_mean(loss, batch_mask.sum())
         grad_norm = self._clip_gradients()
         self.optimizer.step()
         numbers = {

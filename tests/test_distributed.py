@@ -134,3 +134,14 @@ def test_whitening_over_two_processes_is_whitening_over_the_whole_batch():
     first = _TwoProcesses(0, other_sums(bottom, bottom_mask)).masked_whiten(top, top_mask)
     second = _TwoProcesses(1, other_sums(top, top_mask)).masked_whiten(bottom, bottom_mask)
     torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-6, rtol=0)
+
+
+def test_each_process_loss_is_weighed_by_its_share_of_the_tokens():
+    # Process 0 holds 1 token, process 1 holds 3: averaged over the two processes, process
+    # 0's gradient must count 1/4 of the whole, so its own is scaled by 1 * 2 / 4.
+    weight = torch.tensor(3.0, requires_grad=True)
+    _TwoProcesses(0, [torch.tensor(3.0)]).backward_token_mean(weight * 5.0, torch.tensor(1.0))
+    assert weight.grad.item() == pytest.approx(5.0 * 1 * 2 / 4)
+    alone = torch.tensor(3.0, requires_grad=True)
+    Processes().backward_token_mean(alone * 5.0, torch.tensor(1.0))
+    assert alone.grad.item() == 5.0
