@@ -47,23 +47,25 @@ The step's statistics keep the names of trl's former PPO trainer (``objective/kl
 
 from __future__ import annotations
 
-import copy
-import json
 import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from labs_common.distributed import Processes
+from labs_common.ppo_checkpoint import (
+    TRAINER_STATE_FILE,
+    VALUE_HEAD_FILE,
+    read_checkpoint,
+    write_checkpoint,
+)
 from labs_common.ppo_math import (
     AdaptiveKLController,
     FixedKLController,
@@ -97,8 +99,6 @@ __all__ = [
     "add_adapter_copy", "pure_generation_config",
 ]
 
-VALUE_HEAD_FILE = "value_head.safetensors"
-TRAINER_STATE_FILE = "trainer_state.pt"
 
 
 @dataclass
@@ -472,34 +472,9 @@ class PPOTrainer:
         directory = Path(directory)
         self.processes.wait()
         if self.processes.is_main:  # on several processes, the main one writes
-            self._write_checkpoint(directory)
+            write_checkpoint(self, directory)
         self.processes.wait()
         return directory
-
-    def _write_checkpoint(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        adapter = get_peft_model_state_dict(self.model, adapter_name=self.policy_adapter)
-        save_file(
-            {name: tensor.contiguous() for name, tensor in adapter.items()},
-            directory / "adapter_model.safetensors",
-            metadata={"format": "pt"},
-        )
-        adapter_config = copy.copy(self.model.peft_config[self.policy_adapter])
-        adapter_config.inference_mode = True
-        adapter_config.save_pretrained(str(directory))
-        save_file(self.value_head.state_dict(), directory / VALUE_HEAD_FILE)
-        (directory / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=2))
-        state = {
-            "optimizer": self.optimizer.state_dict(),
-            "kl_coef": float(self.kl_controller.value),
-            "steps_done": self.steps_done,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
-            else None,
-            "shuffle_rng": self._shuffle_rng.get_state(),
-            "length_rng": self._length_rng.getstate(),
-        }
-        torch.save(state, directory / TRAINER_STATE_FILE)
 
     def load(self, directory: str | Path) -> None:
         """Resume from a checkpoint written by :meth:`save`.
@@ -511,40 +486,7 @@ class PPOTrainer:
         weights this policy has no place for, raises ``ValueError``. The reference
         adapter stays as it is: the policy PPO started from in this trainer.
         """
-        directory = Path(directory)
-        state_path = directory / TRAINER_STATE_FILE
-        if not state_path.is_file():
-            raise ValueError(
-                f"{directory} has no {TRAINER_STATE_FILE}: it was not written by "
-                "PPOTrainer.save, and a run cannot resume from it."
-            )
-        adapter = load_peft_weights(str(directory), device=str(self.device))
-        expected = get_peft_model_state_dict(self.model, adapter_name=self.policy_adapter)
-        missing = sorted(expected.keys() - adapter.keys())
-        if missing:
-            raise ValueError(f"{directory} lacks adapter weights of this policy: {missing}")
-        result = set_peft_model_state_dict(self.model, adapter, adapter_name=self.policy_adapter)
-        unexpected = [key for key in result.unexpected_keys if "lora_" in key]
-        if unexpected:
-            raise ValueError(
-                f"{directory} holds weights this policy has no place for: {unexpected}"
-            )
-        head = load_file(directory / VALUE_HEAD_FILE, device=str(self.device))
-        if head.keys() != self.value_head.state_dict().keys():
-            raise ValueError(
-                f"{directory}'s value head has the weights {sorted(head)}, this trainer's "
-                f"has {sorted(self.value_head.state_dict())}."
-            )
-        self.value_head.load_state_dict(head)
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.kl_controller.value = state["kl_coef"]
-        self.steps_done = state["steps_done"]
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self._shuffle_rng.set_state(state["shuffle_rng"])
-        self._length_rng.setstate(state["length_rng"])
+        read_checkpoint(self, Path(directory))
 
     # ------------------------------------------------------------------ plumbing
 
