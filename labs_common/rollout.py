@@ -114,8 +114,11 @@ def using_adapter(model: PeftModel, which: Which, policy_adapter: str,
 
     ``reference_adapter=None`` means the reference is the base model (a policy whose
     adapter was new when training started). The policy adapter is active, and the only
-    trainable one, again when the block ends.
+    trainable one, again when the block ends. Any other name is refused: a misspelt
+    ``"Reference"`` must not silently score with some adapter.
     """
+    if which not in ("policy", "reference", "base"):
+        raise ValueError(f"which must be 'policy', 'reference' or 'base', not {which!r}.")
     if which == "policy":
         yield
     elif which == "base" or reference_adapter is None:

@@ -422,6 +422,14 @@ def test_reference_adapter_never_changes(t5_tokenizer):
     assert trainer.kl_to_reference(rollout) > 1e-4
 
 
+def test_an_unknown_adapter_name_is_refused_not_taken_for_the_reference(t5_tokenizer):
+    trainer = _trainer(t5_tokenizer)
+    rollout = trainer.generate(PROMPTS)
+    for name in (None, "REFERENCE", "ref"):
+        with pytest.raises(ValueError, match="'policy', 'reference' or 'base'"):
+            trainer.response_logprobs(rollout, name)
+
+
 def test_a_model_without_adapter_uses_the_base_as_reference(t5_tokenizer):
     lora = LoraConfig(r=4, target_modules=["q", "v"], task_type=TaskType.SEQ_2_SEQ_LM)
     trainer = PPOTrainer(

@@ -95,3 +95,14 @@ def test_no_example_fits_a_context_smaller_than_the_query(word_tokenizer):
     assert prompts.max_examples_that_fit(word_tokenizer, ROWS, "hi", context=3) == 0
     with pytest.warns(UserWarning, match="only 0 example"):
         prompts.check_prompt_budget(word_tokenizer, ROWS, "hi", context=3)
+
+
+def test_the_warning_counts_the_examples_that_fit_beside_this_dialogue(word_tokenizer):
+    rows = ROWS * 10
+    long_dialogue = " ".join(["hello"] * 60)
+    context = prompts.count_prompt_tokens(
+        word_tokenizer, prompts.build_few_shot_prompt(rows[:1], long_dialogue))
+    assert prompts.max_examples_that_fit(word_tokenizer, rows, long_dialogue, context) == 1
+    assert prompts.max_examples_that_fit(word_tokenizer, rows, "hi", context) > 1
+    with pytest.warns(UserWarning, match="only 1 example"):
+        prompts.check_prompt_budget(word_tokenizer, rows, long_dialogue, context=context)
