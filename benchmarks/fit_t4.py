@@ -36,6 +36,7 @@ from benchmarks.common import (
 from labs_common import detox
 from labs_common.dpo import DPOConfig, DPOTrainer
 from labs_common.lora import make_lora_model
+from labs_common.memory import training_memory
 from labs_common.ppo import PPOTrainer
 from labs_common.prompts import instruction_prompt
 from labs_common.training import summary_pairs, train_seq2seq
@@ -144,11 +145,11 @@ class SavedForBackward:
         self.bytes = sum(self._storages.values())
 
 
-def static_bytes(model: torch.nn.Module) -> int:
-    """Weights, plus gradients and AdamW's two moments for every trainable parameter."""
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    return weights + 3 * trainable
+def static_bytes(model: torch.nn.Module) -> float:
+    """Weights, plus gradients and AdamW's two moments for every trainable parameter (fp32)."""
+    parameters = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return training_memory(parameters, trainable).total
 
 
 def count_activations() -> dict[str, dict[str, float]]:

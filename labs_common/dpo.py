@@ -50,7 +50,7 @@ from typing import Literal, NamedTuple
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -59,11 +59,10 @@ from labs_common.ppo_math import logprobs_from_logits, mask_after_eos
 from labs_common.profiles import padding_multiple
 from labs_common.prompts import instruction_prompt
 from labs_common.rollout import (
-    REFERENCE_ADAPTER,
     RewardFn,
     Rollout,
     Which,
-    add_adapter_copy,
+    prepare_policy,
     pure_generation_config,
     using_adapter,
 )
@@ -373,28 +372,8 @@ class DPOTrainer:
                 "The tokenizer has no pad token; set one first, e.g. "
                 "tokenizer.pad_token = tokenizer.eos_token."
             )
-        if reference not in ("copy", "base"):
-            raise ValueError(f"reference must be 'copy' or 'base', not {reference!r}.")
-        if isinstance(model, PeftModel) and reference == "base":
-            self.policy_adapter = model.active_adapter
-            self.reference_adapter: str | None = None
-        elif isinstance(model, PeftModel):
-            self.policy_adapter = model.active_adapter
-            if REFERENCE_ADAPTER in model.peft_config:
-                raise ValueError(
-                    f"The model already has an adapter named {REFERENCE_ADAPTER!r} (did PPO or "
-                    "DPO already run on it?); pass a fresh copy of the starting model."
-                )
-            add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
-            self.reference_adapter = REFERENCE_ADAPTER
-        else:
-            if lora_config is None:
-                raise TypeError("A model without a peft adapter needs a lora_config to train.")
-            model = get_peft_model(model, lora_config)
-            self.policy_adapter = model.active_adapter
-            self.reference_adapter = None  # the base model (adapter disabled) is the reference
-        model.set_adapter(self.policy_adapter)  # trainable; every other adapter frozen
-        model.eval()
+        model, self.policy_adapter, self.reference_adapter = prepare_policy(
+            model, lora_config, reference)
         self.model = model
         self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
         self.device = next(model.parameters()).device

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 
 from labs_common.distributed import Processes
@@ -88,6 +88,7 @@ from labs_common.rollout import (
     Which,
     add_adapter_copy,
     forward_logits,
+    prepare_policy,
     pure_generation_config,
     sample_rollout,
     using_adapter,
@@ -206,21 +207,9 @@ class PPOTrainer:
                 "tokenizer.pad_token = tokenizer.eos_token."
             )
 
-        if isinstance(model, PeftModel):
-            self.policy_adapter = model.active_adapter
-            if REFERENCE_ADAPTER in model.peft_config:
-                raise ValueError(f"The model already has an adapter named {REFERENCE_ADAPTER!r}.")
-            # A frozen copy of the starting adapter is the reference (no second base model).
-            add_adapter_copy(model, source=self.policy_adapter, name=REFERENCE_ADAPTER)
-            self.reference_adapter: str | None = REFERENCE_ADAPTER
-        else:
-            if lora_config is None:
-                raise TypeError("A model without a peft adapter needs a lora_config to train.")
-            model = get_peft_model(model, lora_config)
-            self.policy_adapter = model.active_adapter
-            self.reference_adapter = None  # the base model (adapter disabled) is the reference
-        model.set_adapter(self.policy_adapter)  # trainable; every other adapter frozen
-        model.eval()
+        # A frozen copy of the starting adapter is the reference (no second base model); a
+        # plain model gets a new adapter, and the base model is its reference.
+        model, self.policy_adapter, self.reference_adapter = prepare_policy(model, lora_config)
         if accelerator is not None:
             model.to(accelerator.device)
         self.model = model  # the model itself: sampling, adapters, saving

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from peft import PeftModel
+from peft import PeftModel, get_peft_model
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import Tensor, nn
 from transformers import GenerationConfig
@@ -105,6 +105,40 @@ def add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
         if f".{name}." in key:
             twin = parameters[key.replace(f".{name}.", f".{source}.")]
             parameter.data = parameter.data.to(twin.dtype)
+
+
+def prepare_policy(model, lora_config=None, reference: str = "copy"
+                   ) -> tuple[PeftModel, str, str | None]:
+    """The policy PPO or DPO trains, its adapter's name and its reference adapter's name.
+
+    A ``PeftModel`` keeps its active adapter as the policy, and a frozen copy of it, named
+    ``REFERENCE_ADAPTER``, becomes the reference (``reference="copy"``); with
+    ``reference="base"`` the base model (the adapter disabled) is the reference, right for
+    an adapter that started at zero. A plain model gets a new adapter from ``lora_config``
+    and the base as its reference. The policy adapter is left active and the only trainable
+    one, and the model in eval mode.
+    """
+    if reference not in ("copy", "base"):
+        raise ValueError(f"reference must be 'copy' or 'base', not {reference!r}.")
+    if isinstance(model, PeftModel):
+        policy_adapter = model.active_adapter
+        reference_adapter = None
+        if reference == "copy":
+            if REFERENCE_ADAPTER in model.peft_config:
+                raise ValueError(
+                    f"The model already has an adapter named {REFERENCE_ADAPTER!r} (did PPO or "
+                    "DPO already run on it?); pass a fresh copy of the starting model."
+                )
+            add_adapter_copy(model, source=policy_adapter, name=REFERENCE_ADAPTER)
+            reference_adapter = REFERENCE_ADAPTER
+    else:
+        if lora_config is None:
+            raise TypeError("A model without a peft adapter needs a lora_config to train.")
+        model = get_peft_model(model, lora_config)
+        policy_adapter, reference_adapter = model.active_adapter, None
+    model.set_adapter(policy_adapter)  # trainable; every other adapter frozen
+    model.eval()
+    return model, policy_adapter, reference_adapter
 
 
 @contextmanager
