@@ -111,6 +111,25 @@ def cpu_description() -> dict[str, str]:
 # --------------------------------------------------------------------------- one variant
 
 
+NUMERICS_VARIABLES = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "MKL_CBWR")
+
+
+def variant_environment(variant: Variant, out: Path,
+                        base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: ``base`` (this process's), the variant's numerics, its folder.
+
+    A variant sets exactly the numerics variables it names: any other value of them in
+    ``base`` is dropped, so ``threads-1`` run from a shell with ``ATEN_CPU_CAPABILITY`` set
+    is still the machine's own instruction set.
+    """
+    env = {name: value for name, value in (os.environ if base is None else base).items()
+           if name not in NUMERICS_VARIABLES}
+    env.update(variant.env)
+    env.update({"LABS_PROFILE": "tiny", "LABS_BUILD_DIR": str(out),
+                "LABS_RESULTS": str(out / "results.json")})
+    return env
+
+
 def run_variant(variant: Variant, root: Path, only: Sequence[str] | None = None) -> dict:
     """Execute the labs of one variant in a child process with the variant's environment.
 
@@ -119,11 +138,7 @@ def run_variant(variant: Variant, root: Path, only: Sequence[str] | None = None)
     """
     out = variant_dir(root, variant)
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **variant.env, "LABS_PROFILE": "tiny",
-           "LABS_BUILD_DIR": str(out), "LABS_RESULTS": str(out / "results.json")}
-    for name in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "MKL_CBWR"):
-        if name not in variant.env:
-            env.pop(name, None)  # a variant sets exactly what it names
+    env = variant_environment(variant, out)
     command = [sys.executable, "-m", "labs_tools.robustness", "--worker", variant.name,
                "--out", str(root)]
     if only:
