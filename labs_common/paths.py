@@ -5,12 +5,14 @@ otherwise, so the same code works from a clone, from Colab and from CI:
 
 * ``LABS_DATA_DIR``: the shipped data (default ``<repo>/data``);
 * ``LABS_BUILD_DIR``: what running the labs produces (default ``<repo>/build``);
-* ``LABS_RESULTS``: the results file (default ``<build>/labs/results.json``).
+* ``LABS_RESULTS``: the results file of a run (default: one file per profile,
+  ``<build>/labs/results-<profile>.json``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +38,18 @@ def build_dir() -> Path:
     return Path(os.environ.get("LABS_BUILD_DIR", REPO_ROOT / "build"))
 
 
-def results_path() -> Path:
-    """The JSON file every lab records its headline figures into."""
-    return Path(os.environ.get("LABS_RESULTS", build_dir() / "labs" / "results.json"))
+def results_path(profile: str) -> Path:
+    """The JSON file the labs record ``profile``'s headline figures into.
+
+    One file per profile, ``<build>/labs/results-<profile>.json``, so that a run on one
+    profile never touches another's figures. ``LABS_RESULTS`` names the file of a run
+    instead, whatever its profile (:func:`labs_common.results.record_results` refuses to
+    record into a file that holds another profile's figures).
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", profile or ""):
+        raise ValueError(f"Not a profile name: {profile!r}.")
+    default = build_dir() / "labs" / f"results-{profile}.json"
+    return Path(os.environ.get("LABS_RESULTS") or default)
 
 
 def lab2_adapter_dir(profile_name: str) -> Path:

@@ -1,9 +1,18 @@
-"""Recording each lab's headline figures into one ``results.json``.
+"""Recording each lab's headline figures, one file per profile.
 
-The file holds one object: ``profile``, one key per lab (``lab1``, ``lab2``, ``lab3``)
-with nested figures such as ``lab1.rouge1.zero_shot``, ``seconds`` (wall-clock times,
-which differ from run to run) and ``meta`` (seed and library versions per lab).
-Everything except ``seconds`` is meant to be identical when a lab is run twice.
+Each profile's labs record into their own file, ``build/labs/results-<profile>.json``
+(:func:`labs_common.paths.results_path`; ``LABS_RESULTS`` names another for a run). A file
+holds one object: ``profile``, one key per lab (``lab1``, ``lab2``, ``lab3``) with nested
+figures such as ``lab1.rouge1.zero_shot``, ``seconds`` (wall-clock times, which differ from
+run to run) and ``meta`` (seed and library versions per lab). Everything except ``seconds``
+is meant to be identical when a lab is run twice.
+
+Why a file per profile rather than one file keyed by profile: a file's layout stays what
+the claims (:mod:`labs_common.claims`), the runner's summary and older results files
+already read, one lab per top-level key; a run only ever reads and rewrites its own
+profile's file, so a tiny run in CI and a full run started elsewhere at the same time
+cannot overwrite each other's figures between read and write; and a profile's results
+are deleted or copied as one file.
 """
 
 from __future__ import annotations
@@ -80,10 +89,36 @@ def deep_merge(base: dict, update: Mapping) -> dict:
     return merged
 
 
-def load_results(path: Path | None = None) -> dict:
-    """The recorded results, or an empty dict if nothing was recorded yet."""
-    path = Path(path or results_path())
+class ResultsError(ValueError):
+    """Recording would replace another profile's results; the message says what to do."""
+
+
+def load_results(path: Path | None = None, *, profile: str | None = None) -> dict:
+    """The results recorded in ``path``, else in ``profile``'s file; {} if none yet."""
+    if path is None:
+        if profile is None:
+            raise TypeError("load_results needs a path or a profile (its results file).")
+        path = results_path(profile)
+    path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def check_results_file(profile: str, path: Path | None = None) -> Path:
+    """The file ``profile``'s figures go to; raises if it holds another profile's figures.
+
+    Only a file named on purpose (``LABS_RESULTS``, or ``path``) can: each profile has a
+    file of its own otherwise.
+    """
+    path = Path(path) if path is not None else results_path(profile)
+    recorded = load_results(path).get("profile")
+    if recorded not in (None, profile):
+        raise ResultsError(
+            f"{path} holds the {recorded!r} profile's results; recording the {profile!r} "
+            "profile's there would replace them. Unset LABS_RESULTS (each profile then "
+            "records into its own file, build/labs/results-<profile>.json) or point it to "
+            "another file."
+        )
+    return path
 
 
 def record_results(
@@ -95,15 +130,13 @@ def record_results(
     seconds: float | None = None,
     path: Path | None = None,
 ) -> dict:
-    """Merge ``figures`` under ``lab`` into results.json and return the lab's entry.
+    """Merge ``figures`` under ``lab`` into ``profile``'s results file; return the lab's entry.
 
-    Recording for a different profile than the file holds starts a new file, so
-    tiny and full figures are never mixed.
+    The file is ``path``, else :func:`labs_common.paths.results_path` of ``profile``. A file
+    that holds another profile's figures is never replaced: :class:`ResultsError`.
     """
-    path = Path(path or results_path())
+    path = check_results_file(profile, path)
     results = load_results(path)
-    if results.get("profile") not in (None, profile):
-        results = {}
     results["profile"] = profile
     results[lab] = deep_merge(results.get(lab, {}), _plain(figures))
     meta = {"versions": library_versions()}

@@ -2,8 +2,9 @@
 
 Each notebook in ``notebooks/`` is executed top to bottom with papermill, in its own
 folder, with the profile injected into its ``parameters`` cell. Executed copies go to
-``build/labs/``; each lab records its figures into ``build/labs/results.json``, and this
-runner adds the seconds each notebook took and prints a summary table.
+``build/labs/``; each lab records its figures into its profile's file,
+``build/labs/results-<profile>.json`` (another profile's stay as they are), and this runner
+adds the seconds each notebook took and prints a summary table.
 
 ``--rehearsal`` (``make rehearse``) runs the same cells on the full profile against a local
 replica of its Hub repositories (``--hub-dir``), with every subset and training run cut to
@@ -74,7 +75,8 @@ def rehearsal_order(paths: list[Path]) -> list[Path]:
 
 def summary_table(results: dict) -> str:
     """One line per lab: its seconds, its peak GPU memory (on a GPU) and its headline figures."""
-    lines = [f"profile: {results.get('profile')}   results: {results_path()}"]
+    profile = results.get("profile")
+    lines = [f"profile: {profile}   results: {results_path(profile) if profile else None}"]
     for lab in sorted(k for k in results if k.startswith("lab")):
         flat = flatten(results[lab])
         shown = [f"{k}={flat[k]:.3f}" for k in HEADLINES if isinstance(flat.get(k), float)]
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         record_results(lab, {}, profile=args.profile, seconds=seconds)
         print(f"  done in {seconds:.0f} s -> {out_dir / notebook.name}", flush=True)
     print()
-    results = load_results()
+    results = load_results(profile=args.profile)
     print(summary_table(results))
     if args.rehearsal:
         missing = [f"lab{n}" for n in (1, 2, 3) if not args.only and f"lab{n}" not in results]

@@ -24,12 +24,54 @@ def test_record_merges_labs_and_nested_figures(tmp_path):
     assert "transformers" in data["meta"]["lab1"]["versions"]
 
 
-def test_a_new_profile_starts_a_new_file(tmp_path):
-    path = tmp_path / "results.json"
+@pytest.fixture
+def build(monkeypatch, tmp_path):
+    """A build folder of its own, with each profile's default results file."""
+    monkeypatch.setenv("LABS_BUILD_DIR", str(tmp_path))
+    monkeypatch.delenv("LABS_RESULTS", raising=False)
+    return tmp_path
+
+
+def test_a_full_run_leaves_the_tiny_results_in_place(build):
+    for lab in ("lab1", "lab2", "lab3"):
+        results.record_results(lab, {"rouge1": {"x": 0.25}}, profile="tiny", seconds=60)
+    tiny_file = build / "labs" / "results-tiny.json"
+    before = tiny_file.read_bytes()
+    results.record_results("lab1", {"rouge1": {"x": 0.5}}, profile="full", seconds=600)
+    assert tiny_file.read_bytes() == before
+    tiny = results.load_results(profile="tiny")
+    assert tiny["profile"] == "tiny"
+    assert [tiny[lab]["rouge1"]["x"] for lab in ("lab1", "lab2", "lab3")] == [0.25] * 3
+    full = results.load_results(build / "labs" / "results-full.json")
+    assert full["profile"] == "full" and full["lab1"]["rouge1"]["x"] == 0.5
+    assert "lab2" not in full and full["seconds"] == {"lab1": 600.0}
+
+
+def test_labs_results_names_the_file_of_a_run(build, monkeypatch):
+    chosen = build / "elsewhere" / "mine.json"
+    monkeypatch.setenv("LABS_RESULTS", str(chosen))
+    results.record_results("lab2", {"y": 2.0}, profile="full")
+    assert results.load_results(chosen)["lab2"] == {"y": 2.0}
+    assert results.load_results(profile="full") == results.load_results(chosen)
+    assert not (build / "labs").exists()
+
+
+def test_a_file_holding_another_profile_is_refused_not_replaced(build, monkeypatch):
+    path = build / "shared.json"
     results.record_results("lab1", {"x": 1.0}, profile="tiny", path=path)
-    results.record_results("lab2", {"y": 2.0}, profile="full", path=path)
-    data = results.load_results(path)
-    assert data["profile"] == "full" and "lab1" not in data
+    before = path.read_bytes()
+    with pytest.raises(results.ResultsError, match="'tiny' profile's results"):
+        results.record_results("lab1", {"x": 2.0}, profile="full", path=path)
+    monkeypatch.setenv("LABS_RESULTS", str(path))
+    with pytest.raises(results.ResultsError, match="Unset LABS_RESULTS"):
+        results.record_results("lab2", {"y": 2.0}, profile="full")
+    assert path.read_bytes() == before
+
+
+def test_loading_needs_a_file_or_a_profile(build):
+    assert results.load_results(profile="full") == {}
+    with pytest.raises(TypeError, match="path or a profile"):
+        results.load_results()
 
 
 def test_numpy_and_torch_scalars_become_plain_numbers(tmp_path):

@@ -37,3 +37,33 @@ def test_the_rehearsal_runs_lab3_before_lab2_so_its_fallback_runs(tmp_path):
 
     paths = [Path(f"{name}.ipynb") for name in ("lab1_a", "lab2_b", "lab3_c")]
     assert [p.stem for p in runner.rehearsal_order(paths)] == ["lab1_a", "lab3_c", "lab2_b"]
+
+
+def test_the_summary_names_the_profiles_own_results_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABS_BUILD_DIR", str(tmp_path))
+    monkeypatch.delenv("LABS_RESULTS", raising=False)
+    first = runner.summary_table({"profile": "full"}).splitlines()[0]
+    assert first == f"profile: full   results: {tmp_path / 'labs' / 'results-full.json'}"
+
+
+def test_a_full_run_of_one_lab_leaves_the_tiny_results_in_place(monkeypatch, tmp_path, capsys):
+    from labs_common import results
+
+    monkeypatch.setenv("LABS_BUILD_DIR", str(tmp_path))
+    monkeypatch.setenv("LABS_PROFILE", "tiny")  # main sets it; restored afterwards
+    monkeypatch.delenv("LABS_RESULTS", raising=False)
+    for lab in ("lab1", "lab2", "lab3"):
+        results.record_results(lab, {"rouge1": {"zero_shot": 0.2}}, profile="tiny", seconds=30)
+    tiny_file = tmp_path / "labs" / "results-tiny.json"
+    before = tiny_file.read_bytes()
+
+    def notebook(path, output, profile, **parameters):  # what a lab's last cells record
+        results.record_results("lab1", {"rouge1": {"zero_shot": 0.4}}, profile=profile)
+        return 120.0
+
+    monkeypatch.setattr(runner, "run_notebook", notebook)
+    assert runner.main(["--profile", "full", "--only", "lab1"]) == 0
+    assert tiny_file.read_bytes() == before
+    full = results.load_results(profile="full")
+    assert full["lab1"]["rouge1"] == {"zero_shot": 0.4} and full["seconds"] == {"lab1": 120.0}
+    assert "results-full.json" in capsys.readouterr().out
