@@ -227,6 +227,13 @@ def summarize(records: Sequence[Mapping]) -> dict:
     return by_claim
 
 
+def _number(value: float, digits: int) -> str:
+    """A signed margin: fixed decimals for ordinary sizes, significant digits for tiny ones."""
+    if value == 0 or abs(value) >= 10 ** -digits:
+        return f"{value:+.{digits}f}"
+    return f"{value:+.2g}"
+
+
 def markdown_table(records: Sequence[Mapping], summary: Mapping, digits: int = 3) -> str:
     """Claims as rows, variants as columns (margins), and the smallest margin."""
     names = [r["name"] for r in records]
@@ -238,11 +245,11 @@ def markdown_table(records: Sequence[Mapping], summary: Mapping, digits: int = 3
         for name in names:
             margin = entry["margins"].get(name)
             holds = entry["holds"].get(name)
-            cells.append("–" if margin is None else f"{margin:+.{digits}f}"
+            cells.append("–" if margin is None else _number(margin, digits)
                          + ("" if holds else " **fails**"))
         smallest = entry["smallest"]
         rows.append(f"| `{key}` | {entry['condition']} | " + " | ".join(cells)
-                    + f" | {smallest['margin']:+.{digits}f} ({smallest['variant']}) |")
+                    + f" | {_number(smallest['margin'], digits)} ({smallest['variant']}) |")
     failures = [f"{r['name']} {lab}: {lab_record['error']}" for r in records
                 for lab, lab_record in r.get("labs", {}).items() if lab_record.get("error")]
     lines = ["\n".join(rows)]
