@@ -348,6 +348,7 @@ class Report:
     python: str
     ranges: dict[str, str | None] = field(default_factory=dict)
     installed: dict[str, str | None] = field(default_factory=dict)
+    newest_releases: dict[str, str | None] = field(default_factory=dict)  # newest only
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -357,21 +358,39 @@ class Report:
         return all(check.ok for check in self.checks)
 
 
-def version_note(specifier: str | None, version: str | None) -> str:
-    """How an installed version sits in its range: at its floor, above the upper bound, ..."""
+def version_note(specifier: str | None, version: str | None, newest: str | None = None) -> str:
+    """How an installed version sits in its range (at its floor, above the upper bound, ...)
+    and, given the newest release, whether it is that one."""
     if version is None:
         return "not installed"
-    if not specifier:
-        return version
-    low, high = lower_bound(specifier), upper_bound(specifier)
+    notes = []
     key = version_key(version)
+    low, high = lower_bound(specifier or ""), upper_bound(specifier or "")
     if high is not None and key >= version_key(high):
-        return f"{version} (above the range)"
-    if low is not None and key < version_key(low):
-        return f"{version} (below the range)"
-    if low is not None and key == version_key(low):
-        return f"{version} (the lower bound)"
-    return version
+        notes.append("above the range")
+    elif low is not None and key < version_key(low):
+        notes.append("below the range")
+    elif low is not None and key == version_key(low):
+        notes.append("the lower bound")
+    if newest is not None:
+        older = key < version_key(newest)
+        notes.append(f"not the newest release, {newest}" if older else "the newest release")
+    return f"{version} ({'; '.join(notes)})" if notes else version
+
+
+def resolver_reason(text: str, limit: int = 300) -> str | None:
+    """Why uv found no solution: its first line that starts with "Because", shortened."""
+    for raw in _ANSI.sub("", text).splitlines():
+        line = raw.strip().lstrip("╰─▶ ").strip()
+        if line.startswith("Because"):
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return None
+
+
+def parse_pip_index(text: str) -> str | None:
+    """The newest version ``pip index versions NAME`` reports (its first line, ``NAME (X)``)."""
+    match = re.search(r"^\S+ \(([^)]+)\)", text, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def _minutes(seconds: float) -> str:
@@ -389,7 +408,8 @@ def render_table(report: Report) -> str:
     ]
     for name in LIBRARIES:
         specifier = report.ranges.get(name)
-        note = version_note(specifier, report.installed.get(name))
+        note = version_note(specifier, report.installed.get(name),
+                            report.newest_releases.get(name))
         if name == "torch" and report.installed.get(name):
             note += " (the CPU wheel, kept)"
         lines.append(f"| {name} | {specifier or '(not direct)'} | {note} |")
@@ -504,6 +524,21 @@ def install(run: Run, requirements: list[str], reuse: bool) -> Check:
     return Check("install", True, "ok", seconds)
 
 
+def held_back(run: Run, wanted: list[str], name: str, release: str, have: str) -> str:
+    """Why the resolver installed ``have`` rather than the newest release: uv's answer when
+    asked for that release beside everything else."""
+    asked = [req for req in wanted if normalize(split_requirement(req)[0]) != normalize(name)]
+    asked.append(f"{name}=={release}")
+    wish = run.out / f"wish-{normalize(name)}.in"
+    wish.write_text("\n".join(asked) + "\n")
+    _, output = run.command([run.venv / "bin" / "uv", "pip", "install", "--dry-run",
+                             "--python", run.python, "-r", wish,
+                             "-r", REPO_ROOT / "requirements-dev.txt",
+                             "-c", run.out / "constraints.txt"], "install.log")
+    reason = resolver_reason(output) or first_error_line(output) or "uv gave no reason"
+    return f"{name} {release}, its newest release, was not installed ({have} was): {reason}"
+
+
 def unit_tests(run: Run, deselect: dict[str, str], tests: list[str]) -> Check:
     start = time.perf_counter()
     junit = run.out / "pytest.xml"
@@ -593,6 +628,15 @@ def run_end(end: str, venv: Path, out: Path, reuse: bool, tests: list[str],
         report.seconds = time.perf_counter() - started
         return report
     report.installed, _ = run.versions()
+    if end == "newest":  # what the index offers, to see where the resolver held one back
+        for name in HF_STACK:
+            _, output = run.command([run.python, "-m", "pip", "index", "versions", name],
+                                    "install.log")
+            report.newest_releases[name] = parse_pip_index(output)
+        for name in HF_STACK:
+            release, have = report.newest_releases.get(name), report.installed.get(name)
+            if release and have and version_key(have) < version_key(release):
+                report.notes.append(held_back(run, wanted, name, release, have))
 
     deselect = pinned_only_deselections(report.installed, pins)
     for test, why in deselect.items():

@@ -200,6 +200,32 @@ def test_version_note(specifier, version, note):
     assert version_note(specifier, version) == note
 
 
+def test_version_note_says_whether_it_is_the_newest_release():
+    assert version_note(">=5.23,<6", "5.24.0", "5.25.0") == (
+        "5.24.0 (not the newest release, 5.25.0)")
+    assert version_note(">=5.23,<6", "5.23.0", "5.23.0") == (
+        "5.23.0 (the lower bound; the newest release)")
+    assert version_note(">=1.10,<2", "2.1.0", "2.1.0") == (
+        "2.1.0 (above the range; the newest release)")
+
+
+def test_resolver_reason():
+    text = ("  × No solution found when resolving dependencies:\n"
+            "  ╰─▶ Because only kernels<=0.17.2 is available and transformers>=5.25.0 depends "
+            "on kernels>=0.19.1,<0.20, we can conclude that transformers>=5.25.0 cannot be used.\n"
+            "      And because you require transformers==5.25.0, we can conclude ...\n")
+    assert versions.resolver_reason(text).startswith(
+        "Because only kernels<=0.17.2 is available and transformers>=5.25.0 depends")
+    assert versions.resolver_reason("Would install 3 packages") is None
+
+
+def test_pip_index_output():
+    text = ("WARNING: pip index is currently an experimental command.\n"
+            "transformers (5.25.0)\nAvailable versions: 5.25.0, 5.24.0\n")
+    assert versions.parse_pip_index(text) == "5.25.0"
+    assert versions.parse_pip_index("ERROR: No matching distribution found for nothing") is None
+
+
 def test_table_lists_every_library_and_every_check():
     report = Report(end="oldest", date="2026-12-03", python="3.11.7", seconds=600,
                     ranges={"torch": ">=2.4,<2.15", "numpy": ">=2.0"},
