@@ -379,10 +379,14 @@ def version_note(specifier: str | None, version: str | None, newest: str | None 
 
 
 def resolver_reason(text: str, limit: int = 300) -> str | None:
-    """Why uv found no solution: its first line that starts with "Because", shortened."""
+    """Why uv found no solution: its first "Because ..." clause, shortened.
+
+    On a terminal uv draws it as ``╰─▶ Because ...``, into a pipe as ``cause: Because ...``.
+    """
     for raw in _ANSI.sub("", text).splitlines():
-        line = raw.strip().lstrip("╰─▶ ").strip()
-        if line.startswith("Because"):
+        at = raw.find("Because ")
+        if at >= 0:
+            line = raw[at:].strip()
             return line if len(line) <= limit else line[: limit - 1] + "…"
     return None
 

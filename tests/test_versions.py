@@ -216,6 +216,10 @@ def test_resolver_reason():
             "      And because you require transformers==5.25.0, we can conclude ...\n")
     assert versions.resolver_reason(text).startswith(
         "Because only kernels<=0.17.2 is available and transformers>=5.25.0 depends")
+    piped = ("error: No solution found when resolving dependencies\n"
+             "  cause: Because only kernels<=0.17.2 is available and transformers>=5.25.0 ...\n")
+    assert versions.resolver_reason(piped) == (
+        "Because only kernels<=0.17.2 is available and transformers>=5.25.0 ...")
     assert versions.resolver_reason("Would install 3 packages") is None
 
 
