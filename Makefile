@@ -90,7 +90,7 @@ clean:
 # (build/venv-oldest, build/venv-newest; torch stays at the 2.13.0 CPU wheel): the unit tests
 # and Lab 1 on tiny, and for the newest also a short Lab 3. Each prints a table and writes
 # build/versions/<end>/report.md. Not part of `make test`: they need the package index and
-# about 15 minutes each on 2 cores. Standard library only, so no .venv is needed first.
+# 15 to 20 minutes each on 2 idle cores. The tool needs only the standard library: no .venv.
 oldest:
 	$(PYTHON) -m labs_tools.versions oldest
 

@@ -26,7 +26,8 @@ CUDA packages), so torch's own lower bound is not exercised. Each run
 
 It prints a table (library, range, installed; then each check, what passed and the first
 error) and writes it to ``build/versions/<end>/report.md`` and ``report.json``, beside the
-logs of every step. About 15 minutes on two cores, most of it the unit tests::
+logs of every step. About 15 to 20 minutes on two idle cores, most of it the unit tests
+(twice that with another run beside it)::
 
     python -m labs_tools.versions oldest
     python -m labs_tools.versions newest
