@@ -14,7 +14,7 @@ REPLICA_SCALE ?= ci
 REPLICA := build/hub-replica-$(REPLICA_SCALE)
 
 .PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate \
-	distributed
+	distributed oldest newest
 
 install: $(INSTALLED)
 
@@ -85,6 +85,17 @@ bench: install
 
 clean:
 	rm -rf build
+
+# The two ends of pyproject.toml's ranges, each in an environment of its own
+# (build/venv-oldest, build/venv-newest; torch stays at the 2.13.0 CPU wheel): the unit tests
+# and Lab 1 on tiny, and for the newest also a short Lab 3. Each prints a table and writes
+# build/versions/<end>/report.md. Not part of `make test`: they need the package index and
+# 15 to 20 minutes each on 2 idle cores. The tool needs only the standard library: no .venv.
+oldest:
+	$(PYTHON) -m labs_tools.versions oldest
+
+newest:
+	$(PYTHON) -m labs_tools.versions newest
 
 # Mutation testing of the arithmetic the labs' figures rest on (slow; not part of `make test`).
 # mutmut copies the package into mutants/ (ignored by git), runs the fast unit tests of
