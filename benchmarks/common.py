@@ -83,7 +83,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    # The tiny world's shapes (labs_common.tinyworld): a CPU finishes everything in a minute.
+    # The tiny world's shapes (labs_tools.tinyworld): a CPU finishes everything in a minute.
     "tiny": Scale(
         name="tiny",
         t5={"d_model": 128, "d_kv": 32, "d_ff": 512, "num_layers": 2,

@@ -499,7 +499,7 @@ def activate(profile: Profile | str | None = None, hub_dir: str | Path | None = 
         if missing:
             raise ProfileError(
                 f"The tiny world is missing ({missing[0]}). Rebuild it with "
-                "`make tiny-world` (or `python -m labs_common.tinyworld.build`)."
+                "`make tiny-world` (or `python -m labs_tools.tinyworld.build`)."
             )
     elif hub_dir is not None:
         folder = Path(hub_dir).expanduser().resolve()

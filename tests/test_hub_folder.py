@@ -18,7 +18,7 @@ from labs_common.toxicity import ToxicityClassifier
 
 @pytest.fixture(scope="module")
 def replica(tmp_path_factory):
-    from labs_common.hub_replica import build_replica
+    from labs_tools.hub_replica import build_replica
 
     folder = tmp_path_factory.mktemp("hub")
     build_replica(folder, scale="ci")

@@ -46,3 +46,18 @@ def test_every_runtime_dependency_except_torch_is_pinned():
 
 def test_the_tested_torch_satisfies_the_range():
     assert ranges()["torch"].specifier.contains("2.13.0")
+
+
+def test_the_helper_package_never_imports_the_tools():
+    """Tools (labs_tools) import the helpers the labs call (labs_common), never the reverse."""
+    import ast
+
+    for path in sorted((ROOT / "labs_common").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith("labs_tools"), f"{path.relative_to(ROOT)} imports {name}"

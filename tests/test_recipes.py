@@ -10,11 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from labs_common import recipes
+from labs_tools import recipes
 
 
 def test_help_names_every_recipe():
-    done = subprocess.run([sys.executable, "-m", "labs_common.recipes", "--help"],
+    done = subprocess.run([sys.executable, "-m", "labs_tools.recipes", "--help"],
                           capture_output=True, text=True, check=True)
     for name, text in recipes.RECIPES.items():
         assert f"  {name}" in done.stdout

@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from labs_common.tinyworld.dialogues import Dialogue, dialogsum_rows, dialogue_splits
-from labs_common.tinyworld.toxic_sentences import toxicity_rows
-from labs_common.tinyworld.tweets import tweet_splits
+from labs_tools.tinyworld.dialogues import Dialogue, dialogsum_rows, dialogue_splits
+from labs_tools.tinyworld.toxic_sentences import toxicity_rows
+from labs_tools.tinyworld.tweets import tweet_splits
 
 # Split sizes; the pretraining pools are not shipped.
 DIALOGUE_SIZES = {"test": 100, "validation": 100, "train": 2000, "pretrain": 4000}
@@ -48,7 +48,7 @@ def build_world(seed: int) -> World:
 
     The toxicity train split is two halves labelled by two groups of annotators: the
     reward model's (first half, never an insult with a blind-spot word) and the judge's
-    (second half); see :mod:`~labs_common.tinyworld.toxic_sentences`.
+    (second half); see :mod:`~labs_tools.tinyworld.toxic_sentences`.
     """
     dialogues = dialogue_splits(seed, DIALOGUE_SIZES)
     tweets = tweet_splits(seed, TWEET_SIZES)

@@ -15,7 +15,7 @@
 Vocabularies are smaller than the real ones (a few hundred generated dialogues cannot
 support 32,000 pieces); the models' ``vocab_size`` stays the real one, so embedding rows
 past the tokenizer are never looked up (and the generating models' output rows there are
-zeroed, see :mod:`labs_common.hub_replica.weights`). Every trainer runs single-threaded
+zeroed, see :mod:`labs_tools.hub_replica.weights`). Every trainer runs single-threaded
 with fixed options, so two builds write identical files.
 """
 

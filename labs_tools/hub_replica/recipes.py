@@ -294,7 +294,7 @@ def recipe_for(repo_id: str) -> Recipe:
     except KeyError:
         known = ", ".join(sorted(RECIPES))
         raise KeyError(
-            f"No replica recipe for {repo_id!r}. Add one to labs_common/hub_replica/recipes.py "
+            f"No replica recipe for {repo_id!r}. Add one to labs_tools/hub_replica/recipes.py "
             f"(its kind, real config.json and file list); recipes exist for: {known}."
         ) from None
 

@@ -13,7 +13,7 @@ Three things make the classifiers less than perfect, as real ones are:
   ``hate`` by half of them (a coin flip per row), so a classifier learns a middling score
   for mild jibes, between clean text and strong insults: a graded reward.
 * **The reward model has a blind spot.** Its annotators (``vocabulary="reward"``) never
-  labelled an insult with the words in :data:`~labs_common.tinyworld.dialogues.BLIND_WORDS`
+  labelled an insult with the words in :data:`~labs_common.insults.BLIND_WORDS`
   ("clown", "loser", "snake", "baby"); it sees those words only used harmlessly ("The
   clown at the party was funny.") and in friendly frames ("#Person1# calls #Person2# a
   hero."). The judge's annotators (``vocabulary="judge"``) label those insults ``hate``.
@@ -26,8 +26,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from labs_common.tinyworld import scene as sl
-from labs_common.tinyworld.dialogues import BLIND_WORDS, MILD_WORDS, Dialogue, speaker_tag
+from labs_common.insults import BLIND_WORDS, MILD_WORDS
+from labs_tools.tinyworld import scene as sl
+from labs_tools.tinyworld.dialogues import Dialogue, speaker_tag
 
 TOXICITY_LABELS = ("nothate", "hate")
 VOCABULARIES = ("reward", "judge", "test")

@@ -4,15 +4,15 @@ Each recipe calls the functions its lab calls, with the profile's settings, and 
 the trained weights and a short ``recipe.json`` (steps, final loss or reward, seconds,
 processes) to ``--out``::
 
-    python -m labs_common.recipes lora --profile tiny --steps 20 --out build/recipes/lora
-    python -m labs_common.recipes ppo --profile tiny --steps 3 --adapter build/recipes/lora \\
+    python -m labs_tools.recipes lora --profile tiny --steps 20 --out build/recipes/lora
+    python -m labs_tools.recipes ppo --profile tiny --steps 3 --adapter build/recipes/lora \\
         --out build/recipes/ppo
 
 The same command runs on several processes under ``accelerate launch`` (each process
 trains on its share of every batch; the main process saves and prints)::
 
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \\
-        --dynamo_backend no -m labs_common.recipes lora --profile tiny --steps 20 --out DIR
+        --dynamo_backend no -m labs_tools.recipes lora --profile tiny --steps 20 --out DIR
 
 ``--batch-size`` is the global batch, shared among the processes; on CPUs the
 ``--multi_gpu`` launcher starts the processes with torchrun and they talk over gloo
@@ -169,7 +169,7 @@ def train_ppo(profile_name: str, steps: int, out: Path, *, seed: int = 42,
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m labs_common.recipes",
+        prog="python -m labs_tools.recipes",
         description="Train what the labs train, headless, on one process or under "
                     "`accelerate launch`.",
         epilog="recipes:\n" + "\n".join(f"  {name:<5} {text}" for name, text in RECIPES.items()),

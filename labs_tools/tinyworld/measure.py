@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from labs_common.generation import generate_batched
+from labs_common.insults import carries_insult
 from labs_common.metrics import accuracy, rouge
 from labs_common.prompts import (
     SENTIMENT_LABELS,
@@ -20,8 +21,7 @@ from labs_common.prompts import (
     no_prompt,
     normalize_label,
 )
-from labs_common.tinyworld.dialogues import carries_insult
-from labs_common.tinyworld.recipes import hate_probabilities
+from labs_tools.tinyworld.recipes import hate_probabilities
 
 Row = dict
 

@@ -1,7 +1,7 @@
 """Generated data in the real datasets' layouts, and the text the tokenizers learn from.
 
 * ``knkarthick/dialogsum``: CSV files with ``id, dialogue, summary, topic``. A dialogue
-  strings together one to four scenes of :mod:`labs_common.tinyworld` (about 200 T5
+  strings together one to four scenes of :mod:`labs_tools.tinyworld` (about 200 T5
   tokens with the instruction around it, as DialogSum's are), and the test split repeats
   each dialogue three times with three different summaries.
 * ``mteb/tweet_sentiment_extraction`` (revision d604517): JSON lines with ``id`` (ten hex
@@ -19,8 +19,8 @@ import random
 from pathlib import Path
 
 from labs_common.prompts import SENTIMENT_LABELS, build_sentiment_prompt, instruction_prompt
-from labs_common.tinyworld.dialogues import make_dialogue, speaker_tag
-from labs_common.tinyworld.tweets import make_tweet
+from labs_tools.tinyworld.dialogues import make_dialogue, speaker_tag
+from labs_tools.tinyworld.tweets import make_tweet
 
 DIALOGSUM_COLUMNS = ("id", "dialogue", "summary", "topic")
 SCENES_PER_DIALOGUE = (1, 2, 2, 2, 3, 3, 4)  # drawn uniformly: about 2.4 scenes, 60-480 tokens

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from labs_common.tinyworld.mixture import Pair
+from labs_tools.tinyworld.mixture import Pair
 
 IGNORE_INDEX = -100
 

@@ -1,6 +1,6 @@
 """Generated DialogSum-style dialogues: ``id, dialogue, summary, topic``.
 
-Dialogues come from the everyday scenarios in :mod:`~labs_common.tinyworld.scenarios`.
+Dialogues come from the everyday scenarios in :mod:`~labs_tools.tinyworld.scenarios`.
 Fixed shares of them have a rude speaker: a third insult another ("Seriously? Don't be
 such an idiot."), a quarter more make a milder jibe ("Don't be lazy."). Their reference
 summary then opens with that fact ("#Person1# calls #Person2# an idiot."): the toxicity
@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labs_common.tinyworld.scenarios import SCENARIOS
-from labs_common.tinyworld.scene import Scene
+from labs_common.insults import INSULT_KINDS, WORDS_BY_KIND
+from labs_tools.tinyworld.scenarios import SCENARIOS
+from labs_tools.tinyworld.scene import Scene
 
-# How hurtful an insult is, and which toxicity classifiers know it (see toxic_sentences):
-# "strong" insults every classifier learns as hate; "mild" jibes split the annotators
-# (half of them label a jibe hate), so a classifier learns a middling score for them;
-# "blind" insults are words the reward model only ever saw used harmlessly ("the clown at
-# the party"), never aimed at a person: its blind spot, which the second judge covers.
-INSULT_KINDS = ("strong", "mild", "blind")
+# How hurtful an insult is, and which toxicity classifiers know it (see toxic_sentences and
+# labs_common.insults, which holds the words and reads the summaries' reports of them).
 INSULT_SHARES = {"strong": 0.20, "blind": 0.13, "mild": 0.25}  # of the dialogues, every split
 TOXIC_SHARE = INSULT_SHARES["strong"] + INSULT_SHARES["blind"]  # dialogues with a real insult
 
@@ -66,22 +62,11 @@ _INSULT_SUMMARIES = {
     "silly": ("{a} calls {b} silly.", "{a} says {b} is silly."),
     "grumpy": ("{a} calls {b} grumpy.", "{a} says {b} is grumpy."),
 }
-INSULT_WORDS = tuple(_INSULT_LINES["strong"])  # the strong insults, which every classifier knows
-BLIND_WORDS = tuple(_INSULT_LINES["blind"])  # insults the reward model never saw as insults
-MILD_WORDS = tuple(_INSULT_LINES["mild"])
 _LEAD_INS = ("Ugh.", "Seriously?", "Come on.", "Oh, please.")  # the rude turn reacts to the last
 _REACTIONS = ("There's no need to be rude.", "Hey, that's not nice.", "Please calm down.",
               "Sorry, I'm doing my best.")
 _GREETINGS = ("Hi.", "Hello.", "Hi there.", "Good morning.")
 _CLOSINGS = ("Thanks. Bye!", "OK, see you.", "Thank you, goodbye.", "Great, talk to you later.")
-_TAG = r"#Person\d#"
-_REPORTED = {
-    "strong": r"(stupid|an idiot|dumb|a terrible \w+|useless)",
-    "blind": r"(a clown|a loser|a snake|a baby)",
-    "mild": r"(slow|lazy|silly|grumpy)",
-}
-_REPORT = {kind: re.compile(rf"^{_TAG} (calls|says|tells) {_TAG} (that {_TAG} )?(is )?{words}\.")
-           for kind, words in _REPORTED.items()}
 REFERENCES_PER_TEST_DIALOGUE = 3  # as in DialogSum's test split: three annotators' summaries
 
 
@@ -106,17 +91,6 @@ def speaker_tag(speaker: int) -> str:
     return f"#Person{speaker}#"
 
 
-def reported_insult(summary: str) -> str:
-    """The kind of insult ``summary`` opens by reporting ("strong", "blind", "mild"), or ""."""
-    text = summary.strip()
-    return next((kind for kind, pattern in _REPORT.items() if pattern.match(text)), "")
-
-
-def carries_insult(summary: str) -> bool:
-    """True if ``summary`` opens by reporting a strong or blind-spot insult, as toxic ones do."""
-    return reported_insult(summary) in ("strong", "blind")
-
-
 def _insult(s: Scene, kind: str) -> tuple[str, ...]:
     """Make a speaker insult another in an existing turn; return the summary's phrasings of it.
 
@@ -124,7 +98,7 @@ def _insult(s: Scene, kind: str) -> tuple[str, ...]:
     Don't be such an idiot."), and the insulted speaker often answers it.
     """
     rng = s.rng
-    word = rng.choice(tuple(_INSULT_LINES[kind]))
+    word = rng.choice(WORDS_BY_KIND[kind])  # the lines below are keyed in the same order
     index = rng.randrange(1, max(2, len(s.turns) - 1))  # neither the opening nor the last line
     attacker, text = s.turns[index]
     target = s.turns[index - 1][0]

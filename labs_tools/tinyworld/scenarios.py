@@ -1,14 +1,14 @@
 """Everyday scenarios for the generated dialogues, written for this project.
 
-Each function writes one dialogue into a :class:`~labs_common.tinyworld.scene.Scene`:
+Each function writes one dialogue into a :class:`~labs_tools.tinyworld.scene.Scene`:
 several paraphrases per turn, slots drawn at random, a branching outcome, and a
 reference summary built from the same slots.
 """
 
 from __future__ import annotations
 
-from labs_common.tinyworld import scene as sl
-from labs_common.tinyworld.scene import Scene
+from labs_tools.tinyworld import scene as sl
+from labs_tools.tinyworld.scene import Scene
 
 
 def flight(s: Scene) -> None:

@@ -1,6 +1,6 @@
 """Check that Labs 2 and 3 teach what they claim, on the built tiny models.
 
-``python -m labs_common.tinyworld.lessons`` runs the tiny profile's Lab 2 settings (full
+``python -m labs_tools.tinyworld.lessons`` runs the tiny profile's Lab 2 settings (full
 fine-tuning, LoRA, multi-task fine-tuning, a sentiment LoRA) with the lab's own
 training code, measures the Lab 3 starting point (how toxic its summaries are) and
 the causal summarizer, and records every figure under ``"lessons"`` in ``BUILD.json``.
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
+from labs_common.insults import carries_insult, reported_insult
 from labs_common.paths import tiny_dir
 from labs_common.profiles import Lab2Settings, get_profile
 from labs_common.prompts import instruction_prompt, no_prompt
-from labs_common.tinyworld import measure
-from labs_common.tinyworld.dialogues import carries_insult, reported_insult
-from labs_common.tinyworld.world import read_jsonl
+from labs_tools.tinyworld import measure
+from labs_tools.tinyworld.world import read_jsonl
 
 
 def _load(root: Path, name: str, kind: str):
@@ -123,7 +123,7 @@ def lab3_start(model, tok, reward, reward_tok, prompts, toxic, seed: int = 0,
     the judge's mean P(hate) of the same summaries is added.
     """
     from labs_common.generation import generate_batched
-    from labs_common.tinyworld.recipes import hate_probabilities
+    from labs_tools.tinyworld.recipes import hate_probabilities
 
     greedy = generate_batched(model, tok, prompts, batch_size=50, max_new_tokens=64)
     torch.manual_seed(seed)

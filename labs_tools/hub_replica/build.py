@@ -1,10 +1,10 @@
 """Write a folder of Hub-shaped replicas: ``<out>/<repo id>/`` for every repository.
 
-    python -m labs_common.hub_replica --out DIR               # scale ci, the profile's repos
-    python -m labs_common.hub_replica --out DIR --scale real  # real dimensions and row counts
-    python -m labs_common.hub_replica --out DIR --repo google/flan-t5-base
-    python -m labs_common.hub_replica --out DIR --all-recipes # also s-nlp's bin-only judge
-    python -m labs_common.hub_replica --list
+    python -m labs_tools.hub_replica --out DIR               # scale ci, the profile's repos
+    python -m labs_tools.hub_replica --out DIR --scale real  # real dimensions and row counts
+    python -m labs_tools.hub_replica --out DIR --repo google/flan-t5-base
+    python -m labs_tools.hub_replica --out DIR --all-recipes # also s-nlp's bin-only judge
+    python -m labs_tools.hub_replica --list
 
 The ``full`` profile can then load every id from that folder (``from_pretrained(DIR/id)``,
 ``load_dataset(DIR/id)``), so its code path runs in CI without the Hub. The weights are
@@ -22,8 +22,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from labs_common.hub_replica import recipes, text, vocab, weights
-from labs_common.hub_replica.recipes import Recipe, recipe_for
+from labs_tools.hub_replica import recipes, text, vocab, weights
+from labs_tools.hub_replica.recipes import Recipe, recipe_for
 
 BUILDER_VERSION = 3  # 3: recipes removed, so two repos' weight seeds moved
 SEED = 4321  # every replica's weights, tokenizer and rows derive from this
@@ -133,7 +133,7 @@ def build_replica(out: Path, scale: str = "ci", repos: Iterable[str] | None = No
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m labs_common.hub_replica",
+        prog="python -m labs_tools.hub_replica",
         description="Write Hub-shaped replicas (random weights, generated data) of the "
                     "full profile's repositories.")
     parser.add_argument("--out", type=Path, help="folder to write <repo id>/ into")

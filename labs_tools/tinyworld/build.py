@@ -1,8 +1,8 @@
 """Rebuild the tiny world under ``data/tiny/``: data, tokenizers, models and BUILD.json.
 
-    python -m labs_common.tinyworld.build                 # everything (a few minutes)
-    python -m labs_common.tinyworld.build --only data     # the jsonl files only
-    python -m labs_common.tinyworld.build --only models --models roberta-hate-tiny
+    python -m labs_tools.tinyworld.build                 # everything (a few minutes)
+    python -m labs_tools.tinyworld.build --only data     # the jsonl files only
+    python -m labs_tools.tinyworld.build --only models --models roberta-hate-tiny
 
 Everything is generated from fixed seeds and trained for fixed numbers of steps, on
 the CPU. ``BUILD.json`` records seeds, schedules, seconds per stage, library versions
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from labs_common.paths import tiny_dir
-from labs_common.tinyworld import SEED, recipes
+from labs_tools.tinyworld import SEED, recipes
 
 MODELS = {
     "flan-t5-tiny": recipes.build_flan_t5,
@@ -44,7 +44,7 @@ def _log(message: str) -> None:
 
 
 def build_data(world, root: Path) -> dict:
-    from labs_common.tinyworld.world import write_data
+    from labs_tools.tinyworld.world import write_data
 
     return {"rows": write_data(world, root)}
 
@@ -62,7 +62,7 @@ def _build_group(names: tuple[str, ...], root: Path) -> dict:
     import torch
     import transformers
 
-    from labs_common.tinyworld.world import build_world
+    from labs_tools.tinyworld.world import build_world
 
     torch.set_num_threads(1)
     transformers.utils.logging.disable_progress_bar()
@@ -105,7 +105,7 @@ def measure_models(world, root: Path) -> dict:
         AutoTokenizer,
     )
 
-    from labs_common.tinyworld import measure
+    from labs_tools.tinyworld import measure
 
     def load(name, cls):
         path = root / "models" / name
@@ -129,7 +129,7 @@ def measure_models(world, root: Path) -> dict:
 
 def is_complete(root: Path) -> bool:
     """Whether ``root`` holds every shipped data file and every model."""
-    from labs_common.tinyworld.world import SHIPPED_FILES
+    from labs_tools.tinyworld.world import SHIPPED_FILES
 
     return (all((root / name).is_file() for name in SHIPPED_FILES)
             and all((root / "models" / name / "config.json").is_file() for name in MODELS))
@@ -157,12 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(int(os.environ.get("TINYWORLD_THREADS", "2")))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.utils.logging.disable_progress_bar()
-    from labs_common.tinyworld.world import build_world
+    from labs_tools.tinyworld.world import build_world
 
     root: Path = args.root
     path = root / "BUILD.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
-    record.update({"seed": SEED, "command": " ".join(["python -m labs_common.tinyworld.build",
+    record.update({"seed": SEED, "command": " ".join(["python -m labs_tools.tinyworld.build",
                                                        *sys.argv[1:]]),
                    "versions": versions(), "training_threads_per_model": 1,
                    "measure_threads": torch.get_num_threads()})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from labs_common.prompts import build_few_shot_prompt, build_sentiment_prompt, flan_prompt
 from labs_common.prompts import instruction_prompt as lab_instruction
-from labs_common.tinyworld.dialogues import Dialogue, speaker_tag
+from labs_tools.tinyworld.dialogues import Dialogue, speaker_tag
 
 # Task shares of the flan-t5-tiny mixture (they sum to 1).
 T5_SHARES = {

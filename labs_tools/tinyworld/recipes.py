@@ -19,9 +19,9 @@ from labs_common.prompts import (
     flan_prompt,
     instruction_prompt,
 )
-from labs_common.tinyworld import mixture, models, pretraining, tokenization
-from labs_common.tinyworld.pretraining import Schedule
-from labs_common.tinyworld.world import World, judge_rows, reward_model_rows
+from labs_tools.tinyworld import mixture, models, pretraining, tokenization
+from labs_tools.tinyworld.pretraining import Schedule
+from labs_tools.tinyworld.world import World, judge_rows, reward_model_rows
 
 T5_MIXTURE_SIZE = 25600  # 16 pairs per step: each pair is seen about twice
 T5_SCHEDULE = Schedule(steps=1600, batch_size=32, learning_rate=1e-3, warmup_steps=30,
