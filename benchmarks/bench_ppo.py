@@ -41,9 +41,9 @@ from benchmarks.common import (
     time_repeats,
 )
 from benchmarks.seed_style import SeedStylePPO
+from labs_common.device import model_dtype
 from labs_common.lora import make_lora_model
 from labs_common.ppo import PPOConfig, PPOTrainer
-from labs_common.profiles import model_dtype
 from labs_common.prompts import instruction_prompt
 
 

@@ -28,7 +28,8 @@ from typing import Literal
 
 import torch
 
-from labs_common.profiles import get_profile, quiet_progress_bars, set_offline
+from labs_common.hub import quiet_progress_bars, set_offline
+from labs_common.profiles import get_profile
 
 Device = Literal["cpu", "cuda"]
 Kind = Literal["throughput", "seconds", "memory"]

@@ -54,9 +54,9 @@ from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from labs_common.device import padding_multiple
 from labs_common.generation import generate_batched
 from labs_common.ppo_math import logprobs_from_logits, mask_after_eos
-from labs_common.profiles import padding_multiple
 from labs_common.prompts import instruction_prompt
 from labs_common.rollout import (
     RewardFn,

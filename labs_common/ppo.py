@@ -59,6 +59,7 @@ import torch
 from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 
+from labs_common.device import padding_multiple
 from labs_common.distributed import Processes
 from labs_common.ppo_checkpoint import (
     TRAINER_STATE_FILE,
@@ -76,7 +77,6 @@ from labs_common.ppo_math import (
     logprobs_from_logits,
     per_token_rewards,
 )
-from labs_common.profiles import padding_multiple
 
 # Sampling, the batch type and the adapters live in labs_common.rollout; they stay
 # importable from here, where DPO and the labs first found them.

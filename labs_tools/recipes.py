@@ -81,7 +81,7 @@ def _profile(name: str, summarizer: str | None):
     """The activated profile, with another summarizer if one is given (e.g. FLAN-T5-XL)."""
     import dataclasses
 
-    from labs_common.profiles import activate
+    from labs_common.hub import activate
 
     profile = activate(name)
     return dataclasses.replace(profile, summarizer=summarizer) if summarizer else profile
@@ -91,8 +91,8 @@ def train_summarizer(recipe: str, profile_name: str, steps: int, out: Path, *, s
                      batch_size: int | None = None, summarizer: str | None = None) -> dict:
     """Full fine-tuning or LoRA of the profile's summarizer, as Lab 2 trains it."""
     from labs_common import data, lora, training
+    from labs_common.device import training_precision
     from labs_common.models import load_seq2seq
-    from labs_common.profiles import training_precision
 
     state = _process_state()
     profile = _profile(profile_name, summarizer)

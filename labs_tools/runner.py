@@ -22,8 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+from labs_common.device import T4_VARIABLE
+from labs_common.hub import HUB_DIR_VARIABLE
 from labs_common.paths import REPO_ROOT, build_dir, results_path
-from labs_common.profiles import HUB_DIR_VARIABLE, REHEARSAL_SETTINGS, T4_VARIABLE
+from labs_common.profiles import REHEARSAL_SETTINGS
 from labs_common.results import flatten, load_results, record_results
 
 HEADLINES = (
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.download_commands:
-        from labs_common.profiles import download_command, get_profile
+        from labs_common.hub import download_command
+        from labs_common.profiles import get_profile
 
         folder = args.hub_dir or "hub"
         for repo_id, kind in get_profile("full").hub_repositories().items():

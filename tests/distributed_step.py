@@ -18,10 +18,10 @@ from datasets import Dataset
 from transformers import AutoTokenizer, T5ForConditionalGeneration
 
 from labs_common import lora, training
+from labs_common.hub import activate
 from labs_common.paths import tiny_model_dir
 from labs_common.ppo import PPOConfig, PPOTrainer, Rollout
 from labs_common.ppo_math import mask_after_eos
-from labs_common.profiles import activate
 
 GLOBAL_BATCH = 4
 PROMPTS = [

@@ -306,7 +306,8 @@ def test_tweets_load_with_the_revisions_columns(replica, tmp_path):
 
 
 def test_the_replica_imitates_the_commits_the_profile_pins():
-    from labs_common.profiles import HUB_REVISIONS, get_profile
+    from labs_common.hub import HUB_REVISIONS
+    from labs_common.profiles import get_profile
     from labs_tools.hub_replica.recipes import RECIPES
 
     for repo_id in get_profile("full").hub_repositories():

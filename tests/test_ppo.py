@@ -158,10 +158,12 @@ def test_kl_controllers():
     assert fixed.value == 0.1
 
 
-# ---------------------------------------------------------------- tiny models
-
 WORDS = ["red", "green", "blue", "cat", "dog", "sun", "moon", "tree", "fish", "bird"]
+
+
 TARGET = "fish"
+
+
 PROMPTS = [" ".join(WORDS[i % 7 : i % 7 + 3]) for i in range(8)]
 
 
@@ -233,11 +235,15 @@ def _reference_state(model) -> dict[str, torch.Tensor]:
 
 
 FISH, CAT, DOG, SUN, EOS, PAD = 3 + WORDS.index("fish"), 6, 7, 8, 1, 0
+
+
 HAND_RESPONSES = [
     [FISH, CAT, EOS, PAD, PAD],  # an early EOS, then padding
     [DOG, FISH, SUN, CAT, DOG],  # no EOS: cut at the length limit
     [EOS, PAD, PAD, PAD, PAD],  # EOS straight away
 ]
+
+
 UNEVEN_PROMPTS = ["red", "green blue cat dog", "sun moon"]  # the middle one sets the width
 
 
@@ -275,9 +281,6 @@ def _llama_policy(trained_start: bool = False) -> PeftModel:
                 if "lora_B" in name:
                     parameter.normal_(std=0.3)
     return model
-
-
-# ---------------------------------------------------------------- the trainer
 
 
 def test_trainer_setup_trains_only_the_adapter_and_value_head(t5_tokenizer):
@@ -729,14 +732,6 @@ def test_rollout_select_rounds_lengths_up_within_the_rollout():
     assert rounded.response_mask.sum() == exact.response_mask.sum()
     capped = batch.select(torch.tensor([2]), left_padded_queries=False, multiple=64)
     assert capped.query_ids.shape == (1, 150)  # never wider than the rollout itself
-
-
-def test_padding_multiple_only_on_a_gpu():
-    from labs_common.profiles import padding_multiple
-
-    assert padding_multiple("cpu") is None
-    assert padding_multiple("cuda") == 64
-
 
 
 def test_gradient_checkpointing_changes_memory_not_the_numbers(t5_tokenizer):

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from labs_common import data, detox, lora, training
+from labs_common.hub import activate
 from labs_common.models import load_seq2seq
-from labs_common.profiles import activate
 from labs_common.toxicity import ToxicityClassifier
 
 CPU = torch.device("cpu")
