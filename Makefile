@@ -89,16 +89,16 @@ clean:
 # Mutation testing of the arithmetic the labs' figures rest on (slow; not part of `make test`).
 # mutmut copies the package into mutants/ (ignored by git), runs the fast unit tests of
 # those modules against each mutant in scope, and a table gives the score per module.
-# Scope (tests/README.md): all of ppo_math, stats and metrics; the budget checks of prompts;
-# the loss and KL wiring of ppo; the padding and label masking of training. MUTATE_JOBS:
-# parallel workers.
+# Scope (tests/README.md): all of rl.ppo_math, stats and metrics; the budget checks of
+# prompts; the loss and KL wiring of rl.ppo; the padding and label masking of training.
+# MUTATE_JOBS: parallel workers.
 MUTATE_JOBS ?= 1
-MUTATE_SCOPE ?= 'labs_common.ppo_math.*' 'labs_common.stats.*' 'labs_common.metrics.*' \
+MUTATE_SCOPE ?= 'labs_common.rl.ppo_math.*' 'labs_common.stats.*' 'labs_common.metrics.*' \
 	'labs_common.prompts.*PromptBudget*' 'labs_common.prompts.*count_prompt_tokens__mutmut_*' \
 	'labs_common.prompts.*max_examples_that_fit__mutmut_*' \
-	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.ppo.*optimize__mutmut_*' \
-	'labs_common.ppo.*_update__mutmut_*' 'labs_common.ppo.*_score__mutmut_*' \
-	'labs_common.ppo.*_kl_to__mutmut_*' 'labs_common.ppo.*response_logprobs__mutmut_*' \
+	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.rl.ppo.*optimize__mutmut_*' \
+	'labs_common.rl.ppo.*_update__mutmut_*' 'labs_common.rl.ppo.*_score__mutmut_*' \
+	'labs_common.rl.ppo.*_kl_to__mutmut_*' 'labs_common.rl.ppo.*response_logprobs__mutmut_*' \
 	'labs_common.training.*tokenize_pairs__mutmut_*' \
 	'labs_common.training.*collate_examples__mutmut_*' \
 	'labs_common.training.*pad_to_max_length_batch__mutmut_*' \

@@ -139,7 +139,7 @@ def train_ppo(profile_name: str, steps: int, out: Path, *, seed: int = 42,
     from labs_common import data, detox, lora
     from labs_common.models import load_seq2seq
     from labs_common.paths import lab2_adapter_dir
-    from labs_common.ppo import PPOTrainer
+    from labs_common.rl.ppo import PPOTrainer
     from labs_common.toxicity import ToxicityClassifier
 
     accelerator = Accelerator(cpu=_on_cpu())

@@ -1,7 +1,7 @@
 """The headless recipes' command line.
 
 The recipes themselves run in ``make distributed`` (part of ``make test``), LoRA and then
-PPO from its adapter on two processes; tests/test_distributed.py checks that a step there
+PPO from its adapter on two processes; tests/test_rl_processes.py checks that a step there
 is the step of one process. A run of both here would add half a minute to every test run.
 """
 

@@ -177,7 +177,7 @@ def lab3_ppo(root: Path, policy, tok, train: list[dict], test: list[dict], seed:
     """
     import numpy as np
 
-    from labs_common import detox
+    from labs_common import detox, detox_evaluation
     from labs_common.metrics import rouge
     from labs_common.toxicity import ToxicityClassifier
 
@@ -196,8 +196,8 @@ def lab3_ppo(root: Path, policy, tok, train: list[dict], test: list[dict], seed:
                 "rouge1": rouge(texts, references)["rouge1"],
                 "blind_spot_reports": sum(reported_insult(t) == "blind" for t in texts)}
 
-    before = score(detox.generate_summaries(policy, tok, dialogues, "greedy", seed=seed,
-                                            **generation))
+    before = score(detox_evaluation.generate_summaries(policy, tok, dialogues, "greedy",
+                                                       seed=seed, **generation))
     out: dict = {"before": before}
     for name, overrides, steps in (("main", {}, lab3.ppo_steps),
                                    ("hacking", HACKING_OVERRIDES, HACKING_STEPS)):
@@ -206,8 +206,8 @@ def lab3_ppo(root: Path, policy, tok, train: list[dict], test: list[dict], seed:
                             [r["dialogue"] for r in train],
                             detox.ppo_config(lab3, seed, **overrides), steps, progress=False)
         seconds = round(time.perf_counter() - start, 1)
-        after = score(detox.generate_summaries(run.trainer.model, tok, dialogues, "greedy",
-                                               seed=seed, **generation))
+        after = score(detox_evaluation.generate_summaries(run.trainer.model, tok, dialogues,
+                                                          "greedy", seed=seed, **generation))
         out[name] = {"overrides": overrides, "steps": steps, "seconds": seconds, "after": after,
                      "final_kl": run.history[-1]["objective/kl"]}
     return out

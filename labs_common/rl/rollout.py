@@ -6,38 +6,34 @@ holds what happens before any update:
 
 * :class:`Rollout`, and :meth:`Rollout.select` to cut a mini-batch out of it;
 * :func:`sample_rollout`: one response per prompt, in one batched ``generate`` call,
-  from the distribution the log-probabilities are computed for (:func:`pure_generation_config`);
+  from the distribution the log-probabilities are computed for (:func:`pure_generation_config`:
+  none of the sampling settings a model's ``generation_config`` may carry). Only
+  ``min_new_tokens`` changes it: it forbids the end-of-sequence token for the first
+  tokens, which the log-probabilities ignore;
 * :func:`forward_logits`: the logits that predict each response token, and the decoder's
-  last hidden state for a value head, for seq2seq and causal models alike;
-* the adapters inside one peft model: :func:`add_adapter_copy` makes the frozen
-  reference, :func:`using_adapter` switches between the trained policy, that reference and
-  the base model without adapter.
+  last hidden state for a value head, for seq2seq and causal models alike. PPO and DPO
+  both read a policy's log-probabilities through it, so the two compute the same numbers.
 
-:mod:`labs_common.ppo` turns rollouts and their rewards into updates;
-:mod:`labs_common.dpo` reuses the same batch type and adapters.
+:mod:`labs_common.rl.ppo` turns rollouts and their rewards into updates;
+:mod:`labs_common.rl.dpo` encodes its preference pairs as the same batch type.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from peft import PeftModel, get_peft_model
-from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+from peft import PeftModel
 from torch import Tensor, nn
 from transformers import GenerationConfig
 
-from labs_common.ppo_math import mask_after_eos
+from labs_common.rl.ppo_math import mask_after_eos
 
 # The only settings of a model's generation_config that sampling for PPO keeps.
 SPECIAL_TOKEN_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
-RewardFn = Callable[[list[str]], Sequence[float]]
-Which = Literal["policy", "reference", "base"]
-REFERENCE_ADAPTER = "reference"
+RewardFn = Callable[[list[str]], Sequence[float]]  # responses -> one reward each
 
 
 @dataclass
@@ -86,84 +82,6 @@ def _round_up(length: int, multiple: int | None, limit: int) -> int:
     if not multiple:
         return length
     return min(limit, -(-length // multiple) * multiple)
-
-
-# ---------------------------------------------------------------------- adapters
-
-
-def add_adapter_copy(model: PeftModel, source: str, name: str) -> None:
-    """Add an adapter ``name`` holding the same weights, in the same dtypes, as ``source``."""
-    config = copy.copy(model.peft_config[source])
-    config.inference_mode = True
-    model.add_adapter(name, config)
-    weights = get_peft_model_state_dict(model, adapter_name=source)
-    set_peft_model_state_dict(model, weights, adapter_name=name)
-    # peft may create the new adapter in float32 next to a bfloat16 source: match the source,
-    # so that both compute exactly the same function.
-    parameters = dict(model.named_parameters())
-    for key, parameter in parameters.items():
-        if f".{name}." in key:
-            twin = parameters[key.replace(f".{name}.", f".{source}.")]
-            parameter.data = parameter.data.to(twin.dtype)
-
-
-def prepare_policy(model, lora_config=None, reference: str = "copy"
-                   ) -> tuple[PeftModel, str, str | None]:
-    """The policy PPO or DPO trains, its adapter's name and its reference adapter's name.
-
-    A ``PeftModel`` keeps its active adapter as the policy, and a frozen copy of it, named
-    ``REFERENCE_ADAPTER``, becomes the reference (``reference="copy"``); with
-    ``reference="base"`` the base model (the adapter disabled) is the reference, right for
-    an adapter that started at zero. A plain model gets a new adapter from ``lora_config``
-    and the base as its reference. The policy adapter is left active and the only trainable
-    one, and the model in eval mode.
-    """
-    if reference not in ("copy", "base"):
-        raise ValueError(f"reference must be 'copy' or 'base', not {reference!r}.")
-    if isinstance(model, PeftModel):
-        policy_adapter = model.active_adapter
-        reference_adapter = None
-        if reference == "copy":
-            if REFERENCE_ADAPTER in model.peft_config:
-                raise ValueError(
-                    f"The model already has an adapter named {REFERENCE_ADAPTER!r} (did PPO or "
-                    "DPO already run on it?); pass a fresh copy of the starting model."
-                )
-            add_adapter_copy(model, source=policy_adapter, name=REFERENCE_ADAPTER)
-            reference_adapter = REFERENCE_ADAPTER
-    else:
-        if lora_config is None:
-            raise TypeError("A model without a peft adapter needs a lora_config to train.")
-        model = get_peft_model(model, lora_config)
-        policy_adapter, reference_adapter = model.active_adapter, None
-    model.set_adapter(policy_adapter)  # trainable; every other adapter frozen
-    model.eval()
-    return model, policy_adapter, reference_adapter
-
-
-@contextmanager
-def using_adapter(model: PeftModel, which: Which, policy_adapter: str,
-                  reference_adapter: str | None) -> Iterator[None]:
-    """Run the block with the policy adapter, the frozen reference or no adapter.
-
-    ``reference_adapter=None`` means the reference is the base model (a policy whose
-    adapter was new when training started). The policy adapter is active, and the only
-    trainable one, again when the block ends. Any other name is refused: a misspelt
-    ``"Reference"`` must not silently score with some adapter.
-    """
-    if which not in ("policy", "reference", "base"):
-        raise ValueError(f"which must be 'policy', 'reference' or 'base', not {which!r}.")
-    if which == "policy":
-        yield
-    elif which == "base" or reference_adapter is None:
-        with model.disable_adapter():
-            yield
-    else:
-        model.set_adapter(reference_adapter, inference_mode=True)
-        try:
-            yield
-        finally:
-            model.set_adapter(policy_adapter)  # trainable again, reference frozen
 
 
 # ---------------------------------------------------------------------- sampling

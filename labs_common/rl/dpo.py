@@ -14,36 +14,28 @@ At the start the policy is the reference, every log-ratio is 0 and the loss is l
 chosen response's implicit reward rises above the rejected one's. ``beta`` plays the part
 of PPO's KL coefficient: the smaller it is, the further the policy may move.
 
-The module follows the lab:
-
-* **Preference pairs** from the lab's own world: :func:`sample_candidates` samples several
-  summaries per training dialogue from Lab 2's policy (pure sampling, as PPO's rollouts),
-  :func:`score_candidates` scores them with the reward model, and :func:`build_pairs`
-  keeps, per dialogue, the best and the worst summary when their scores differ by at
-  least a threshold (:class:`PreferencePairs`).
 * **The loss**: :func:`dpo_loss` on sequence log-probabilities, which
   :func:`sequence_logprobs` sums over the response tokens that :func:`response_mask` keeps
   (up to and including the first end-of-sequence token, no padding).
 * **The trainer**: :class:`DPOTrainer` runs DPO on a peft model. As in
-  :class:`~labs_common.ppo.PPOTrainer`, the reference is a frozen copy of the starting
-  adapter named ``"reference"``, the model stays in eval mode (dropout off), and the
-  log-probabilities of a response are computed the same way for a seq2seq and a causal
-  model (the tests check that they equal PPO's).
-* **trl**: trl's ``DPOTrainer`` supported encoder-decoder models up to trl 0.28 and no
-  longer does from 0.29 on (see :func:`trl_dpo_config`), so FLAN-T5 is trained by
-  :class:`DPOTrainer` here, and trl's trainer runs on the small causal model of the GRPO
-  section, on the same pairs (:func:`trl_preference_dataset`, :func:`trl_dpo_config`).
+  :class:`~labs_common.rl.ppo.PPOTrainer`, the reference is a frozen copy of the starting
+  adapter named ``"reference"`` (:mod:`labs_common.rl.policy`), the model stays in eval
+  mode (dropout off), and the log-probabilities of a response come from the same
+  :func:`~labs_common.rl.rollout.forward_logits`, for a seq2seq and a causal model alike
+  (the tests check that they equal PPO's).
 
-This module's ``DPOConfig`` and ``DPOTrainer`` are not trl's classes of the same names;
-trl's are reached as ``trl.DPOConfig`` and ``trl.DPOTrainer``. The logged statistics keep
-trl's names (``rewards/margins``, ``logps/chosen``, ...), so the two runs read alike.
+The pairs come from :mod:`labs_common.rl.preferences`; trl's ``DPOTrainer`` on the same
+pairs is :mod:`labs_common.rl.trl_runs`. This module's ``DPOConfig`` and ``DPOTrainer`` are
+not trl's classes of the same names, which are reached as ``trl.DPOConfig`` and
+``trl.DPOTrainer``. The logged statistics keep trl's names (``rewards/margins``,
+``logps/chosen``, ...), so the two runs read alike.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -55,186 +47,16 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from labs_common.device import padding_multiple
-from labs_common.generation import generate_batched
-from labs_common.ppo_math import logprobs_from_logits, mask_after_eos
-from labs_common.prompts import instruction_prompt
-from labs_common.rollout import (
-    RewardFn,
-    Rollout,
+from labs_common.rl.policy import (
     Which,
+    end_of_sequence_ids,
     prepare_policy,
-    pure_generation_config,
+    require_pad_token,
     using_adapter,
 )
-
-PairRows = Iterable[Mapping[str, object]]  # rows with prompt, chosen and rejected texts
-
-# ---------------------------------------------------------------- preference pairs
-
-
-def sample_candidates(
-    policy,
-    tokenizer,
-    dialogues: Sequence[str],
-    n_samples: int,
-    *,
-    seed: int,
-    max_new_tokens: int,
-    min_new_tokens: int = 1,
-    batch_size: int = 16,
-    prompt: Callable[[str], str] = instruction_prompt,
-    progress: bool = False,
-) -> list[list[str]]:
-    """``n_samples`` summaries per dialogue, sampled from ``policy``.
-
-    Pure sampling, as PPO's rollouts: the model's full next-token distribution
-    (``top_k=0``, ``top_p=1``), none of its ``generation_config``'s sampling settings,
-    dropout off, torch seeded with ``seed`` first so that a re-run draws the same
-    summaries. ``batch_size`` dialogues go into each ``generate`` call, each repeated
-    ``n_samples`` times. Returns one list of ``n_samples`` texts per dialogue, in order.
-    """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, not {n_samples}.")
-    prompts = [prompt(dialogue) for dialogue in dialogues]
-    torch.manual_seed(seed)
-    with pure_generation_config(policy):
-        texts = generate_batched(
-            policy,
-            tokenizer,
-            prompts,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min(min_new_tokens, max_new_tokens),
-            do_sample=True,
-            top_k=0,
-            top_p=1.0,
-            num_return_sequences=n_samples,
-            progress=progress,
-            description="sampling candidates",
-        )
-    # generate repeats each prompt n_samples times in a row: the samples of a dialogue are adjacent.
-    return [texts[i * n_samples : (i + 1) * n_samples] for i in range(len(prompts))]
-
-
-def score_candidates(candidates: Sequence[Sequence[str]], reward_fn: RewardFn) -> list[list[float]]:
-    """The reward of every candidate, in one call of ``reward_fn``, shaped like ``candidates``."""
-    flat = [text for texts in candidates for text in texts]
-    rewards = [float(r) for r in reward_fn(flat)]
-    if len(rewards) != len(flat):
-        raise ValueError(f"The reward function gave {len(rewards)} scores for {len(flat)} texts.")
-    out, start = [], 0
-    for texts in candidates:
-        out.append(rewards[start : start + len(texts)])
-        start += len(texts)
-    return out
-
-
-@dataclass
-class PreferencePairs:
-    """The pairs :func:`build_pairs` kept, and how many dialogues it considered and dropped.
-
-    ``rows`` are dicts with ``prompt``, ``chosen``, ``rejected``, ``margin`` (the chosen
-    score minus the rejected one), ``chosen_score``, ``rejected_score`` and
-    ``dialogue_index`` (the dialogue's position in the list given to :func:`build_pairs`).
-    """
-
-    rows: list[dict]
-    total: int  # dialogues considered
-    min_margin: float  # the threshold a pair's margin had to reach
-    dropped_identical: int  # dialogues whose samples were all the same text
-    dropped_margin: int  # dialogues whose best and worst samples scored too close
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict]:
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.rows[index]
-
-    @property
-    def kept(self) -> int:
-        return len(self.rows)
-
-    @property
-    def margins(self) -> list[float]:
-        return [row["margin"] for row in self.rows]
-
-    def summary(self) -> str:
-        """One line to print: how many pairs survived the threshold, and why the others did not."""
-        return (
-            f"{self.kept} of {self.total} dialogues gave a preference pair (best minus worst "
-            f"score ≥ {self.min_margin:g}); dropped: {self.dropped_identical} with identical "
-            f"samples only, {self.dropped_margin} with a smaller margin."
-        )
-
-    def to_dataset(self):
-        """The pairs as a ``datasets.Dataset`` (columns as in ``rows``)."""
-        from datasets import Dataset
-
-        columns = ("prompt", "chosen", "rejected", "margin", "chosen_score", "rejected_score",
-                   "dialogue_index")
-        return Dataset.from_dict({c: [row[c] for row in self.rows] for c in columns})
-
-    def frame(self) -> pd.DataFrame:
-        """The pairs as a DataFrame, one row per pair, for a look at what DPO learns from."""
-        return pd.DataFrame(self.rows)
-
-
-def build_pairs(
-    dialogues: Sequence[str],
-    candidates: Sequence[Sequence[str]],
-    scores: Sequence[Sequence[float]],
-    min_margin: float,
-    *,
-    prompt: Callable[[str], str] = instruction_prompt,
-) -> PreferencePairs:
-    """At most one chosen/rejected pair per dialogue: its best and its worst distinct sample.
-
-    Scores are rewards: higher is better (for Lab 3 the ``nothate`` logit). Repeated
-    texts count once (their first score is kept). Ties are broken by sampling order: the
-    chosen summary is the first sample with the highest score, the rejected one the first
-    with the lowest. A pair is kept when its margin (chosen score minus rejected score) is
-    above 0 and at least ``min_margin``; a dialogue whose samples are all the same text
-    gives none. The prompt is ``prompt(dialogue)``, the one the samples were drawn from.
-    """
-    if not len(dialogues) == len(candidates) == len(scores):
-        raise ValueError(
-            f"Got {len(dialogues)} dialogues, {len(candidates)} candidate lists and "
-            f"{len(scores)} score lists; give one of each per dialogue."
-        )
-    rows, identical, too_close = [], 0, 0
-    triples = zip(dialogues, candidates, scores, strict=True)
-    for index, (dialogue, texts, values) in enumerate(triples):
-        if len(texts) != len(values):
-            raise ValueError(f"Dialogue {index}: {len(texts)} candidates but {len(values)} scores.")
-        distinct: dict[str, float] = {}
-        for text, value in zip(texts, values, strict=True):
-            if not math.isfinite(float(value)):
-                raise ValueError(f"Dialogue {index}: the score {value} is not finite.")
-            distinct.setdefault(text, float(value))
-        if len(distinct) < 2:
-            identical += 1
-            continue
-        items = list(distinct.items())  # in sampling order
-        chosen, best = max(items, key=lambda item: item[1])  # max and min return the first
-        rejected, worst = min(items, key=lambda item: item[1])
-        margin = best - worst
-        if margin <= 0 or margin < min_margin:
-            too_close += 1
-            continue
-        rows.append({
-            "prompt": prompt(dialogue),
-            "chosen": chosen,
-            "rejected": rejected,
-            "margin": margin,
-            "chosen_score": best,
-            "rejected_score": worst,
-            "dialogue_index": index,
-        })  # fmt: skip
-    return PreferencePairs(rows, len(dialogues), float(min_margin), identical, too_close)
-
+from labs_common.rl.ppo_math import logprobs_from_logits, mask_after_eos
+from labs_common.rl.preferences import PairRows, PreferencePairs, as_continuation
+from labs_common.rl.rollout import Rollout, forward_logits
 
 # ---------------------------------------------------------------- the loss
 
@@ -350,7 +172,7 @@ class DPOTrainer:
 
     ``model`` is a ``PeftModel``: its active adapter is trained and a frozen copy of it,
     the adapter ``"reference"``, is the reference, exactly as in
-    :class:`~labs_common.ppo.PPOTrainer`. A plain transformers model is wrapped with
+    :class:`~labs_common.rl.ppo.PPOTrainer`. A plain transformers model is wrapped with
     ``lora_config`` instead, and its base weights (the new adapter disabled) are the
     reference. ``reference="base"`` makes the base the reference for a ``PeftModel`` too,
     without a copy: right for an adapter that started at zero, e.g. to measure how far a
@@ -367,21 +189,16 @@ class DPOTrainer:
         self.tokenizer = tokenizer
         torch.manual_seed(config.seed)
         self._shuffle_rng = torch.Generator().manual_seed(config.seed)
-        if tokenizer.pad_token_id is None:
-            raise ValueError(
-                "The tokenizer has no pad token; set one first, e.g. "
-                "tokenizer.pad_token = tokenizer.eos_token."
-            )
+        require_pad_token(tokenizer)
         model, self.policy_adapter, self.reference_adapter = prepare_policy(
             model, lora_config, reference)
         self.model = model
         self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
+        self.decoder_start_token_id = getattr(model.config, "decoder_start_token_id", None)
         self.device = next(model.parameters()).device
         multiple = config.pad_to_multiple_of
         self.pad_multiple = padding_multiple(self.device) if multiple == "auto" else multiple
-        eos = model.generation_config.eos_token_id
-        eos = tokenizer.eos_token_id if eos is None else eos
-        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos)
+        self.eos_token_ids = end_of_sequence_ids(model, tokenizer)
         self.trainable_parameters = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             self.trainable_parameters, lr=config.learning_rate, weight_decay=config.weight_decay
@@ -501,7 +318,7 @@ class DPOTrainer:
     # ------------------------------------------------------------------ log-probabilities
 
     def encode(self, pairs: PreferencePairs | PairRows) -> Rollout:
-        """The pairs as tokens: a :class:`~labs_common.ppo.Rollout` of 2 N rows.
+        """The pairs as tokens: a :class:`~labs_common.rl.rollout.Rollout` of 2 N rows.
 
         Rows 0..N-1 hold each prompt with its chosen response, rows N..2N-1 the same prompts
         with their rejected responses. Prompts are padded as the model generates from them
@@ -524,7 +341,7 @@ class DPOTrainer:
             return_tensors="pt",
         )
         if not self.is_encoder_decoder:  # the response continues the prompt's text
-            responses = [_continuation(p, r) for p, r in zip(prompts, responses, strict=True)]
+            responses = [as_continuation(p, r) for p, r in zip(prompts, responses, strict=True)]
         eos = self.eos_token_ids[0]
         ids = []
         for text in responses:
@@ -571,7 +388,7 @@ class DPOTrainer:
         """log p of each response token under the policy, the reference or the base: (B, R).
 
         0 where the response mask is 0. The same numbers as
-        :meth:`labs_common.ppo.PPOTrainer.response_logprobs` on the same rollout.
+        :meth:`labs_common.rl.ppo.PPOTrainer.response_logprobs` on the same rollout.
         """
         out = torch.zeros(rollout.response_ids.shape, device=self.device)
         chunk = self.config.forward_batch_size or self.config.batch_size
@@ -595,33 +412,14 @@ class DPOTrainer:
     def _logits(self, batch: Rollout) -> Tensor:
         """Logits predicting each response token, (B, R, V) in float32, as PPO computes them.
 
-        Position t sees the prompt and the response tokens before t.
+        Position t sees the prompt and the response tokens before t
+        (:func:`~labs_common.rl.rollout.forward_logits`).
         """
-        if self.is_encoder_decoder:
-            start = self.model.config.decoder_start_token_id
-            decoder_input_ids = torch.cat(
-                [torch.full_like(batch.response_ids[:, :1], start), batch.response_ids[:, :-1]],
-                dim=1,
-            )  # (B, R): the start token, then the response shifted right
-            output = self.model(
-                input_ids=batch.query_ids,
-                attention_mask=batch.query_mask,
-                decoder_input_ids=decoder_input_ids,
-                use_cache=False,
-            )
-            return output.logits.float()  # (B, R, V)
-        input_ids = torch.cat([batch.query_ids, batch.response_ids], dim=1)  # (B, Q + R)
-        attention_mask = torch.cat([batch.query_mask, torch.ones_like(batch.response_mask)], dim=1)
-        position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)  # left padding not counted
-        output = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            use_cache=False,
+        logits, _ = forward_logits(
+            self.model, batch, is_encoder_decoder=self.is_encoder_decoder,
+            decoder_start_token_id=self.decoder_start_token_id, with_hidden=False,
         )
-        # The last prompt token predicts the first response token, and so on.
-        window = slice(batch.query_ids.shape[1] - 1, input_ids.shape[1] - 1)
-        return output.logits[:, window].float()  # (B, R, V)
+        return logits.float()  # (B, R, V)
 
     def _check_finite(self, what: str, tensor: Tensor) -> None:
         """Stop with advice instead of training on NaN or infinity."""
@@ -633,154 +431,3 @@ class DPOTrainer:
             f"and keep gradient clipping on (max_grad_norm={self.config.max_grad_norm}); then "
             "restart from the starting adapter."
         )
-
-
-def _continuation(prompt: str, response: str) -> str:
-    """A causal model's response as it follows the prompt: after a space, unless there is one.
-
-    Summaries are stored stripped; a causal model continues "...Summary:" with " The...",
-    and its tokenizer tells "The" from " The". trl joins the texts the same way, so both
-    trainers see the same tokens.
-    """
-    if not response or response[0].isspace() or not prompt or prompt[-1].isspace():
-        return response
-    return " " + response
-
-
-# ---------------------------------------------------------------- trl's DPOTrainer
-
-
-def trl_preference_dataset(pairs: PreferencePairs | PairRows, tokenizer):
-    """The pairs as trl's ``DPOTrainer`` expects them: a ``Dataset`` of prompt/chosen/rejected.
-
-    A model with a chat template gets conversations (a user turn, an assistant turn), which
-    trl renders with the template, as :func:`labs_common.detox.grpo_prompts` does for GRPO.
-    Otherwise the texts stay plain, each response after a space (trl concatenates the
-    prompt and response strings as they are, and appends the EOS token itself).
-    """
-    from datasets import Dataset
-
-    rows = list(pairs)
-    prompts = [str(row["prompt"]) for row in rows]
-    if getattr(tokenizer, "chat_template", None):
-        return Dataset.from_dict({
-            "prompt": [[{"role": "user", "content": p}] for p in prompts],
-            "chosen": [[{"role": "assistant", "content": str(r["chosen"])}] for r in rows],
-            "rejected": [[{"role": "assistant", "content": str(r["rejected"])}] for r in rows],
-        })  # fmt: skip
-    return Dataset.from_dict({
-        "prompt": prompts,
-        "chosen": [_continuation(p, str(r["chosen"])) for p, r in zip(prompts, rows, strict=True)],
-        "rejected": [_continuation(p, str(r["rejected"])) for p, r in zip(prompts, rows,
-                                                                           strict=True)],
-    })  # fmt: skip
-
-
-def trl_dpo_config(
-    output_dir: str,
-    *,
-    seed: int,
-    bf16: bool,
-    use_cpu: bool,
-    beta: float = 0.1,
-    learning_rate: float = 5e-5,
-    per_device_train_batch_size: int = 8,
-    num_train_epochs: float = 1.0,
-    **overrides,
-):
-    """trl's ``DPOConfig`` for the causal model of Lab 3, with the pitfalls already avoided.
-
-    What trl 1.16's sources show (``trl/trainer/dpo_trainer.py``): the trainer is built
-    for decoder-only models. ``tokenize_fn`` in ``_prepare_dataset`` tokenizes
-    ``prompt + chosen`` as one text (line 1099); ``DataCollatorForPreference.torch_call``
-    concatenates ``prompt_ids + chosen_ids`` into one ``input_ids`` (line 147); ``_compute_loss``
-    calls ``model(**model_kwargs, labels=labels, fused_lm_head=True)`` with those ids and
-    no decoder inputs (line 1299), and the fused head it patches in
-    (``trl/trainer/utils.py``, ``add_fused_lm_head``) scores next tokens with
-    ``last_hidden_state[:, :-1]`` (line 1618). ``is_encoder_decoder`` appears nowhere in
-    the file. With a T5 policy the trainer builds, then its first step fails in T5's
-    decoder: ``ValueError: You must specify exactly one of input_ids or inputs_embeds``.
-    trl 0.28 still had a seq2seq branch (``if self.is_encoder_decoder:`` running the
-    encoder on the prompt, the decoder on the completion); 0.29.0 dropped it.
-
-    Settings: ``bf16`` comes from the profile's precision rules (trl defaults to bf16 and
-    fails on a CPU without it); activation checkpointing, logging services and saving are
-    off; a step is logged every step. ``disable_dropout`` stays on (trl's default), as
-    dropout is off in :class:`DPOTrainer`. trl's learning rate decays linearly to 0 (its
-    default ``lr_scheduler_type``), while :class:`DPOTrainer`'s stays constant; pass
-    ``lr_scheduler_type="constant"`` to match. With a LoRA ``peft_config`` and a plain
-    model, the reference is the base model (adapter disabled); given a ``PeftModel``
-    instead, trl copies its adapter ``"default"`` into a frozen adapter ``"ref"``.
-    """
-    from trl import DPOConfig as TrlDPOConfig
-
-    values = {
-        "output_dir": output_dir,
-        "beta": beta,
-        "learning_rate": learning_rate,
-        "per_device_train_batch_size": per_device_train_batch_size,
-        "num_train_epochs": num_train_epochs,
-        "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "use_cpu": use_cpu,
-        "bf16": bf16,
-        "fp16": False,
-        "activation_checkpointing": False,
-        "disable_tqdm": True,
-        "seed": seed,
-        "data_seed": seed,
-    }
-    values.update(overrides)
-    return TrlDPOConfig(**values)
-
-
-@dataclass
-class TrlDPORun:
-    """trl's finished DPO run: its trainer and what each step logged."""
-
-    trainer: object  # trl.DPOTrainer; trainer.model is the trained PeftModel
-    history: list[dict[str, float]]  # trl's log_history, one dict per logged step
-    seconds: float  # wall-clock time of train() (print it, never record it)
-
-    def table(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The history as a DataFrame indexed by trl's step number."""
-        frame = pd.DataFrame(self.history).set_index("step")
-        return frame if columns is None else frame[list(columns)]
-
-
-def run_trl_dpo(model, tokenizer, pairs: PreferencePairs | PairRows, args, *,
-                peft_config: LoraConfig | None = None) -> TrlDPORun:
-    """Train ``model`` with trl's ``DPOTrainer`` on ``pairs`` (see :func:`trl_dpo_config`).
-
-    ``model`` is a causal model (or its path) and ``peft_config`` the LoRA adapter to add;
-    the pairs become trl's dataset through :func:`trl_preference_dataset`. The history
-    keeps the per-step logs only, not trl's closing summary (``train_runtime``, ...).
-    """
-    from datasets.utils.logging import (
-        disable_progress_bar,
-        enable_progress_bar,
-        is_progress_bar_enabled,
-    )
-    from transformers import PrinterCallback
-    from trl import DPOTrainer as TrlDPOTrainer
-
-    bars = is_progress_bar_enabled()
-    disable_progress_bar()  # trl's three passes over a few hundred pairs take a moment
-    try:
-        trainer = TrlDPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=trl_preference_dataset(pairs, tokenizer),
-            processing_class=tokenizer,
-            peft_config=peft_config,
-        )
-    finally:
-        if bars:
-            enable_progress_bar()
-    trainer.remove_callback(PrinterCallback)  # the history holds every step's log
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    history = [dict(h) for h in trainer.state.log_history if "loss" in h]
-    return TrlDPORun(trainer, history, seconds)

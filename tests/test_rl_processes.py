@@ -1,4 +1,6 @@
-"""Training on two processes (accelerate launch, gloo on CPUs) takes the step one process takes.
+"""The processes a run is spread over (labs_common.rl.processes): on one process every helper
+returns its input; on two (accelerate launch, gloo on CPUs) training takes the step one
+process takes.
 
 tests/distributed_step.py takes one optimizer step of the Trainer (a LoRA adapter, as Lab 2
 trains it) and one of PPOTrainer.optimize on a fixed global batch of 4, with dropout off:
@@ -21,8 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from labs_common.distributed import Processes
-from labs_common.ppo_math import masked_mean, masked_whiten
+from labs_common.rl.ppo_math import masked_mean, masked_whiten
+from labs_common.rl.processes import Processes
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed_step.py"

@@ -1,5 +1,5 @@
-"""Tests for Lab 3's DPO: the loss and the masks against hand-computed values, the pair
-building, then the trainer on tiny random models (and trl's DPOTrainer on a tiny Llama)."""
+"""Lab 3's DPO (labs_common.rl.dpo): the loss and the masks against hand-computed values,
+then the trainer on tiny random models, seq2seq and causal, beside PPO's log-probs."""
 
 from __future__ import annotations
 
@@ -8,43 +8,35 @@ import math
 
 import pytest
 import torch
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from peft import LoraConfig, TaskType
 
-from labs_common import dpo
-from labs_common.dpo import (
+from labs_common.rl.dpo import (
     DPOConfig,
     DPOTrainer,
-    build_pairs,
     dpo_loss,
     response_mask,
-    sample_candidates,
-    score_candidates,
     sequence_logprobs,
 )
-from labs_common.ppo import PPOConfig, PPOTrainer, Rollout
-from labs_common.prompts import instruction_prompt
+from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.rollout import Rollout
 
-LOG_2 = math.log(2.0)
+from tiny_policies import (
+    CAUSAL_LORA,
+    CAUSAL_PAIRS,
+    LOG_2,
+    PAIRS,
+    llama_base,
+    lora_t5,
+    word_level_tokenizer,
+)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster than on many when the CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _loss(chosen, rejected, ref_chosen, ref_rejected, beta):
     as_tensor = lambda values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
     return dpo_loss(as_tensor(chosen), as_tensor(rejected), as_tensor(ref_chosen),
                     as_tensor(ref_rejected), beta)
-
-
-# ---------------------------------------------------------------- the loss
 
 
 def test_loss_is_log_2_when_the_policy_is_the_reference():
@@ -106,108 +98,6 @@ def test_sequence_logprobs_mask_padding_and_what_follows_an_early_eos():
     assert sequence_logprobs(logps, mask).tolist() == pytest.approx([-6.0, -0.75, -3.0, -4.0])
 
 
-# ---------------------------------------------------------------- preference pairs
-
-
-def test_build_pairs_takes_best_and_worst_above_the_threshold():
-    dialogues = ["d0", "d1", "d2", "d3", "d4"]
-    candidates = [
-        ["a", "b", "c"],  # margin 3: kept, chosen b, rejected c
-        ["same", "same", "same"],  # identical texts: dropped
-        ["x", "y", "z"],  # margin 0.5: below the threshold
-        ["p", "q", "p", "r"],  # ties: the first best (q, not r) and the first worst (p)
-        ["m", "n", "m"],  # a repeated text keeps its first score: margin 2
-    ]
-    scores = [[1.0, 2.0, -1.0], [0.0, 5.0, 9.0], [0.0, 0.5, 0.2], [0.0, 4.0, 0.0, 4.0],
-              [3.0, 1.0, 0.0]]
-    pairs = build_pairs(dialogues, candidates, scores, min_margin=1.0)
-    assert [(r["chosen"], r["rejected"], r["margin"]) for r in pairs] == [
-        ("b", "c", 3.0), ("q", "p", 4.0), ("m", "n", 2.0)
-    ]
-    assert [r["dialogue_index"] for r in pairs] == [0, 3, 4]
-    assert pairs[0]["prompt"] == instruction_prompt("d0")
-    assert (pairs.kept, pairs.total, pairs.dropped_identical, pairs.dropped_margin) == (3, 5, 1, 1)
-    assert "3 of 5" in pairs.summary() and "1 with identical" in pairs.summary()
-    assert all(r["chosen"] != r["rejected"] for r in pairs)
-    again = build_pairs(dialogues, candidates, scores, min_margin=1.0)
-    assert again.rows == pairs.rows
-    # A lower threshold keeps the 0.5 margin; a tie (margin 0) is never a pair.
-    assert len(build_pairs(dialogues, candidates, scores, min_margin=0.5)) == 4
-    tie = build_pairs(["d"], [["u", "v"]], [[1.0, 1.0]], min_margin=0.0)
-    assert len(tie) == 0 and tie.dropped_margin == 1
-    dataset = pairs.to_dataset()
-    assert dataset.column_names[:4] == ["prompt", "chosen", "rejected", "margin"]
-    assert len(dataset) == 3
-
-
-def test_build_pairs_rejects_mismatched_or_non_finite_inputs():
-    with pytest.raises(ValueError, match="one of each"):
-        build_pairs(["d0", "d1"], [["a", "b"]], [[0.0, 1.0]], 0.1)
-    with pytest.raises(ValueError, match="2 candidates but 1 scores"):
-        build_pairs(["d0"], [["a", "b"]], [[0.0]], 0.1)
-    with pytest.raises(ValueError, match="not finite"):
-        build_pairs(["d0"], [["a", "b"]], [[0.0, float("nan")]], 0.1)
-
-
-def test_score_candidates_keeps_the_shape():
-    calls = []
-
-    def reward(texts):
-        calls.append(list(texts))
-        return [len(t) for t in texts]
-
-    assert score_candidates([["a", "bb"], ["ccc", "d", "ee"]], reward) == [[1, 2], [3, 1, 2]]
-    assert len(calls) == 1  # one pass over the reward model
-    with pytest.raises(ValueError, match="scores for"):
-        score_candidates([["a", "b"]], lambda texts: [0.0])
-
-
-DIALOGUES = [
-    "#person1# hello how are you ? #person2# fine thanks",
-    "#person1# buy a ticket to paris on monday . #person2# hi",
-    "#person1# i love this day ! #person2# i hate this day",
-]
-
-
-def _t5_policy(tiny_t5) -> PeftModel:
-    """The tiny T5 with a LoRA adapter whose lora_B is filled, standing in for Lab 2's."""
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q", "v", "o"],
-                      task_type=TaskType.SEQ_2_SEQ_LM)
-    model = get_peft_model(copy.deepcopy(tiny_t5), lora)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(std=0.3)
-    return model
-
-
-def test_sample_candidates_is_seeded_and_ignores_the_generation_config(tiny_t5, word_tokenizer):
-    policy = _t5_policy(tiny_t5)
-    settings = {"seed": 3, "max_new_tokens": 6}
-    first = sample_candidates(policy, word_tokenizer, DIALOGUES, 4, **settings)
-    assert [len(texts) for texts in first] == [4, 4, 4]
-    assert len({text for texts in first for text in texts}) > 3  # sampled, not greedy
-    assert sample_candidates(policy, word_tokenizer, DIALOGUES, 4, **settings) == first
-    # A temperature in the model's generation_config would change the samples: it is ignored.
-    policy.get_base_model().generation_config.temperature = 0.05
-    assert sample_candidates(policy, word_tokenizer, DIALOGUES, 4, **settings) == first
-    assert policy.get_base_model().generation_config.temperature == 0.05  # restored
-    with pytest.raises(ValueError, match="at least 1"):
-        sample_candidates(policy, word_tokenizer, DIALOGUES, 0, **settings)
-
-
-# ---------------------------------------------------------------- the trainer
-
-PAIRS = [
-    {"prompt": instruction_prompt(DIALOGUES[0]), "chosen": "fine thanks", "rejected": "hate"},
-    {"prompt": instruction_prompt(DIALOGUES[1]), "chosen": "buy a ticket",
-     "rejected": "hate hate this day"},
-    {"prompt": instruction_prompt(DIALOGUES[2]), "chosen": "i love this day", "rejected": "hate"},
-    {"prompt": "hello", "chosen": "hi", "rejected": "i hate you"},
-]
-
-
 def _trainer(model, tokenizer, **overrides) -> DPOTrainer:
     settings = {"beta": 0.5, "learning_rate": 1e-2, "batch_size": 2, "epochs": 3, "seed": 0}
     settings.update(overrides)
@@ -219,7 +109,7 @@ def _adapter_state(model, adapter: str) -> dict[str, torch.Tensor]:
 
 
 def test_encode_appends_eos_and_masks_padding(tiny_t5, word_tokenizer):
-    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer)
+    trainer = _trainer(lora_t5(tiny_t5), word_tokenizer)
     encoded = trainer.encode(PAIRS[:2])
     assert len(encoded) == 4  # chosen rows, then rejected rows
     assert encoded.queries[0] == encoded.queries[2] == PAIRS[0]["prompt"]
@@ -236,7 +126,7 @@ def test_encode_appends_eos_and_masks_padding(tiny_t5, word_tokenizer):
 
 
 def test_response_logprobs_equal_ppos(tiny_t5, word_tokenizer):
-    policy = _t5_policy(tiny_t5)
+    policy = lora_t5(tiny_t5)
     ppo_trainer = PPOTrainer(PPOConfig(max_new_tokens=5, seed=0), model=copy.deepcopy(policy),
                              tokenizer=word_tokenizer, reward_fn=lambda texts: [0.0] * len(texts))
     rollout = ppo_trainer.generate([p["prompt"] for p in PAIRS])
@@ -250,7 +140,7 @@ def test_response_logprobs_equal_ppos(tiny_t5, word_tokenizer):
 
 
 def test_training_raises_the_margin_and_keeps_the_reference_frozen(tiny_t5, word_tokenizer):
-    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer)
+    trainer = _trainer(lora_t5(tiny_t5), word_tokenizer)
     model = trainer.model
     assert trainer.evaluate(PAIRS)["loss"] == pytest.approx(LOG_2, abs=1e-6)
     assert not any(p.requires_grad for n, p in model.named_parameters() if ".reference." in n)
@@ -273,7 +163,7 @@ def test_training_raises_the_margin_and_keeps_the_reference_frozen(tiny_t5, word
 
 
 def test_zero_learning_rate_leaves_the_loss_at_log_2(tiny_t5, word_tokenizer):
-    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer, learning_rate=0.0, epochs=2)
+    trainer = _trainer(lora_t5(tiny_t5), word_tokenizer, learning_rate=0.0, epochs=2)
     policy = _adapter_state(trainer.model, "default")
     run = trainer.train(PAIRS)
     assert [h["loss"] for h in run.history] == pytest.approx([LOG_2] * 4, abs=1e-7)
@@ -285,7 +175,7 @@ def test_zero_learning_rate_leaves_the_loss_at_log_2(tiny_t5, word_tokenizer):
 
 def test_same_seed_gives_identical_histories(tiny_t5, word_tokenizer):
     def run():
-        history = _trainer(_t5_policy(tiny_t5), word_tokenizer, epochs=2).train(PAIRS).history
+        history = _trainer(lora_t5(tiny_t5), word_tokenizer, epochs=2).train(PAIRS).history
         return [{k: v for k, v in h.items() if k != "time/step_seconds"} for h in history]
 
     assert run() == run()
@@ -293,7 +183,7 @@ def test_same_seed_gives_identical_histories(tiny_t5, word_tokenizer):
 
 def test_precomputed_reference_gives_the_same_run(tiny_t5, word_tokenizer):
     def run(precompute: bool):
-        trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer, precompute_reference=precompute)
+        trainer = _trainer(lora_t5(tiny_t5), word_tokenizer, precompute_reference=precompute)
         return trainer.train(PAIRS).history
 
     for fresh, precomputed in zip(run(False), run(True), strict=True):
@@ -302,62 +192,22 @@ def test_precomputed_reference_gives_the_same_run(tiny_t5, word_tokenizer):
 
 
 def test_a_second_reference_adapter_is_refused(tiny_t5, word_tokenizer):
-    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer)
+    trainer = _trainer(lora_t5(tiny_t5), word_tokenizer)
     with pytest.raises(ValueError, match="already has an adapter"):
         _trainer(trainer.model, word_tokenizer)
 
 
-LLAMA_WORDS = ["red", "green", "blue", "cat", "dog", "sun", "moon", "tree", "fish", "bird"]
-
-
-def _llama_tokenizer() -> PreTrainedTokenizerFast:
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    vocab.update({word: i + 3 for i, word in enumerate(LLAMA_WORDS)})
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
-    )
-
-
-def _llama() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=3 + len(LLAMA_WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        bos_token_id=None,
-        eos_token_id=1,
-    )
-    return LlamaForCausalLM(config)
-
-
-CAUSAL_PAIRS = [
-    {"prompt": "red green", "chosen": "fish", "rejected": "cat"},
-    {"prompt": "blue", "chosen": "fish bird", "rejected": "dog dog"},
-    {"prompt": "dog sun moon", "chosen": "fish", "rejected": "red"},
-    {"prompt": "moon tree", "chosen": "bird fish", "rejected": "sun"},
-]
-CAUSAL_LORA = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}
-
-
 def test_causal_policy_learns_from_pairs_with_the_base_as_reference():
-    tokenizer = _llama_tokenizer()
+    tokenizer = word_level_tokenizer(append_eos=False)
     lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
     trainer = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
-                         model=_llama(), tokenizer=tokenizer, lora_config=lora)
+                         model=llama_base(), tokenizer=tokenizer, lora_config=lora)
     assert trainer.reference_adapter is None  # a fresh adapter: the base is the reference
     encoded = trainer.encode(CAUSAL_PAIRS)
     assert (encoded.query_mask[:, -1] == 1).all()  # causal prompts are left-padded
     assert encoded.responses[0] == " fish"  # the response continues the prompt's text
     # The same numbers as PPO's scoring of the same tokens (same seed: the same new adapter).
-    ppo_trainer = PPOTrainer(PPOConfig(seed=0), model=_llama(), tokenizer=tokenizer,
+    ppo_trainer = PPOTrainer(PPOConfig(seed=0), model=llama_base(), tokenizer=tokenizer,
                              reward_fn=lambda texts: [0.0] * len(texts), lora_config=lora)
     for which in ("policy", "base"):
         torch.testing.assert_close(trainer.response_logprobs(encoded, which),
@@ -369,52 +219,13 @@ def test_causal_policy_learns_from_pairs_with_the_base_as_reference():
     assert after["loss"] < LOG_2 - 0.1
 
 
-# ---------------------------------------------------------------- trl's DPOTrainer
-
-
-def test_trl_preference_dataset_plain_and_conversational():
-    tokenizer = _llama_tokenizer()
-    plain = dpo.trl_preference_dataset(CAUSAL_PAIRS[:2], tokenizer)
-    assert plain["prompt"] == ["red green", "blue"]
-    assert plain["chosen"] == [" fish", " fish bird"]
-    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-    chat = dpo.trl_preference_dataset(CAUSAL_PAIRS[:1], tokenizer)
-    assert chat[0]["prompt"] == [{"role": "user", "content": "red green"}]
-    assert chat[0]["rejected"] == [{"role": "assistant", "content": "cat"}]
-
-
-def test_trl_dpo_trainer_runs_two_steps_on_a_tiny_llama(tmp_path):
-    pytest.importorskip("trl")
-    args = dpo.trl_dpo_config(str(tmp_path), seed=0, bf16=False, use_cpu=True, max_steps=2,
-                              per_device_train_batch_size=2, learning_rate=1e-2, max_length=64)
-    assert args.bf16 is False and args.activation_checkpointing is False
-    lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
-    run = dpo.run_trl_dpo(_llama(), _llama_tokenizer(), CAUSAL_PAIRS, args, peft_config=lora)
-    assert [h["step"] for h in run.history] == [1, 2]
-    assert run.history[0]["loss"] == pytest.approx(LOG_2, abs=1e-5)  # policy = reference
-    assert run.history[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
-    assert {"rewards/accuracies", "logps/chosen", "logps/rejected"} <= set(run.history[0])
-    assert type(run.trainer.model).__name__ == "PeftModelForCausalLM"
-
-
-def test_trl_dpo_trainer_fails_on_an_encoder_decoder(tiny_t5, word_tokenizer, tmp_path):
-    """What the lab says about trl: its DPOTrainer cannot train FLAN-T5 (trl >= 0.29)."""
-    pytest.importorskip("trl")
-    args = dpo.trl_dpo_config(str(tmp_path), seed=0, bf16=False, use_cpu=True, max_steps=1,
-                              per_device_train_batch_size=2, max_length=64)
-    lora = LoraConfig(r=4, target_modules=["q", "v"], task_type=TaskType.SEQ_2_SEQ_LM)
-    with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
-        dpo.run_trl_dpo(copy.deepcopy(tiny_t5), word_tokenizer, PAIRS[:2], args,
-                        peft_config=lora)
-
-
 def test_rollout_is_the_shared_batch_type(tiny_t5, word_tokenizer):
     # DPO's encoded pairs are PPO's Rollout: one batch type, one forward pass, for both.
-    assert isinstance(_trainer(_t5_policy(tiny_t5), word_tokenizer).encode(PAIRS), Rollout)
+    assert isinstance(_trainer(lora_t5(tiny_t5), word_tokenizer).encode(PAIRS), Rollout)
 
 
 def test_kl_to_reference_is_zero_at_the_start_and_grows_with_training(tiny_t5, word_tokenizer):
-    trainer = _trainer(_t5_policy(tiny_t5), word_tokenizer)
+    trainer = _trainer(lora_t5(tiny_t5), word_tokenizer)
     prompts = [row["prompt"] for row in PAIRS]
     responses = [row["chosen"] for row in PAIRS]
     assert trainer.kl_to_reference(prompts, responses) == pytest.approx(0.0, abs=1e-6)
@@ -428,10 +239,10 @@ def test_kl_to_reference_is_zero_at_the_start_and_grows_with_training(tiny_t5, w
 
 
 def test_base_reference_for_a_trained_adapter_measures_the_distance_from_zero():
-    tokenizer = _llama_tokenizer()
+    tokenizer = word_level_tokenizer(append_eos=False)
     lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
     trained = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
-                         model=_llama(), tokenizer=tokenizer, lora_config=lora)
+                         model=llama_base(), tokenizer=tokenizer, lora_config=lora)
     trained.train(CAUSAL_PAIRS)
     model = trained.model
     prompts = [row["prompt"] for row in CAUSAL_PAIRS]
@@ -444,18 +255,3 @@ def test_base_reference_for_a_trained_adapter_measures_the_distance_from_zero():
     assert scorer.kl_to_reference(prompts, responses) > 0.1
     with pytest.raises(ValueError, match="'copy' or 'base'"):
         DPOTrainer(DPOConfig(), model=model, tokenizer=tokenizer, reference="start")
-
-
-def test_kl_to_start_is_zero_for_a_fresh_adapter_and_positive_after_training():
-    from labs_common import detox
-
-    tokenizer = _llama_tokenizer()
-    lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
-    prompts = [row["prompt"] for row in CAUSAL_PAIRS]
-    fresh = get_peft_model(_llama(), lora).eval()
-    assert detox.kl_to_start(fresh, tokenizer, prompts, seed=0, max_new_tokens=3) == (
-        pytest.approx(0.0, abs=1e-6))
-    trainer = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
-                         model=_llama(), tokenizer=tokenizer, lora_config=lora)
-    trainer.train(CAUSAL_PAIRS)
-    assert detox.kl_to_start(trainer.model, tokenizer, prompts, seed=0, max_new_tokens=3) > 0.05

@@ -3,45 +3,30 @@
 trl 0.4 to 0.11 ran PPO on encoder-decoder models such as FLAN-T5, through
 ``AutoModelForSeq2SeqLMWithValueHead`` (the 2023 course did). The PPO trainer that
 replaced it in later releases supports causal models only, and trl 1.13 removed PPO
-altogether, so Lab 3 uses this one. The math lives in
-:mod:`labs_common.ppo_math`; this module adds the model plumbing:
+altogether, so Lab 3 uses this one: the arithmetic of :mod:`labs_common.rl.ppo_math`, the
+sampling and logits of :mod:`labs_common.rl.rollout`, the policy and reference of
+:mod:`labs_common.rl.policy`, plus a value head (``nn.Linear(hidden_size, 1)`` on the
+decoder's last hidden state). Only the adapter and the value head train; the model stays in
+eval mode, so the log-probabilities PPO compares are not noise and the first mini-batch's
+ratio is 1. :meth:`PPOTrainer.kl_to_reference` is exactly 0 at step 0, and
+:meth:`PPOTrainer.kl_to_base` is not: the 2023 course measured KL to the base model by
+accident, which is why its KL was about 29 at the first step, before any update.
 
-* **Policy**: a peft model (``PeftModelForSeq2SeqLM`` or ``PeftModelForCausalLM``) whose
-  active adapter is trained, plus a value head, ``nn.Linear(hidden_size, 1)``, on the
-  decoder's last hidden state. Only the adapter and the value head are trainable.
-* **Reference**: the policy as it was when PPO started. The starting adapter is copied
-  into a second, frozen adapter named ``"reference"`` inside the same model, so the base
-  weights exist once. A model without an adapter gets a fresh one, and the reference is
-  then the base model itself (the adapter disabled). :meth:`PPOTrainer.kl_to_reference`
-  and :meth:`PPOTrainer.kl_to_base` measure the distance to either: at step 0 the first
-  is exactly 0, the second is not (unless the starting adapter does nothing). The 2023
-  course measured KL to the base model by accident, which is why its KL was about 29 at
-  the first step, before any update.
-* **Dropout off**: the model stays in eval mode, for sampling and for the updates alike,
-  so the log-probabilities PPO compares are not noise, and the policy ratio of the first
-  mini-batch is 1.
-* **Pure sampling**: responses are drawn from the policy's own next-token distribution,
-  the one whose log-probabilities PPO's ratio and KL use: no top-k or nucleus filtering,
-  and none of the sampling settings a model's ``generation_config`` may carry (a
-  temperature, a repetition penalty, ...). Only ``min_new_tokens`` changes it: it forbids
-  the end-of-sequence token for the first tokens, which the log-probabilities ignore.
+:meth:`PPOTrainer.step` samples a response per prompt, scores the responses with a reward
+function (``list[str] -> list[float]``) and runs PPO epochs on them, one gradient step per
+mini-batch: :meth:`~PPOTrainer.optimize` and ``_update``, which follow ``step`` below in the
+order they run. :meth:`~PPOTrainer.generate` and :meth:`~PPOTrainer.optimize` are public,
+so that a lab can run a step by hand.
 
-One step (:meth:`PPOTrainer.step`) samples a response per prompt, scores the responses
-with a reward function (``list[str] -> list[float]``) and runs PPO epochs on them. The
-pieces are public for teaching: :meth:`PPOTrainer.generate` gives a :class:`Rollout`,
-:meth:`PPOTrainer.optimize` runs the update on a rollout and its rewards. Sampling and
-reading the policy's logits on a rollout are in :mod:`labs_common.rollout`; this module
-keeps the trainer and its update.
+**Several processes** (``accelerate launch``): given an ``Accelerator``, the trainer lets it
+prepare the model, the value head and the optimizer. Each process samples and scores its
+share of a step's prompts; advantages are whitened, the KL controller is updated and the
+statistics are computed over all processes, and each gradient step weighs the processes by
+their tokens, as one process would on the whole batch. Each of these is a call on
+``processes`` (:mod:`labs_common.rl.processes`), inline where it happens; on one process
+it returns its input, so a one-process reader may skip them.
 
-* **Several processes** (``accelerate launch``): given an ``Accelerator``, the trainer
-  lets it prepare the model, the value head and the optimizer. Each process samples and
-  scores its share of a step's prompts; the advantages are whitened, the KL controller
-  is updated and the statistics are computed over all processes, and each gradient step
-  averages the mini-batches of all processes token by token, as one process would on the
-  whole batch. Sampling goes through the model itself, not its wrapper. Without an
-  accelerator, or with one process, every number is that of a single process.
-
-The step's statistics keep the names of trl's former PPO trainer (``objective/kl``,
+The statistics keep the names of trl's former PPO trainer (``objective/kl``,
 ``ppo/policy/ratio``, ...), so plots and intuitions carry over.
 """
 
@@ -49,9 +34,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -60,14 +44,19 @@ from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 
 from labs_common.device import padding_multiple
-from labs_common.distributed import Processes
-from labs_common.ppo_checkpoint import (
-    TRAINER_STATE_FILE,
-    VALUE_HEAD_FILE,
-    read_checkpoint,
-    write_checkpoint,
+from labs_common.rl import checkpoint
+from labs_common.rl.policy import (
+    Which,
+    adapter_weights,
+    end_of_sequence_ids,
+    inference_config,
+    load_adapter_weights,
+    prepare_policy,
+    recomputing_activations,
+    require_pad_token,
+    using_adapter,
 )
-from labs_common.ppo_math import (
+from labs_common.rl.ppo_math import (
     AdaptiveKLController,
     FixedKLController,
     clipped_policy_loss,
@@ -77,29 +66,8 @@ from labs_common.ppo_math import (
     logprobs_from_logits,
     per_token_rewards,
 )
-
-# Sampling, the batch type and the adapters live in labs_common.rollout; they stay
-# importable from here, where DPO and the labs first found them.
-from labs_common.rollout import (
-    REFERENCE_ADAPTER,
-    SPECIAL_TOKEN_SETTINGS,
-    RewardFn,
-    Rollout,
-    Which,
-    add_adapter_copy,
-    forward_logits,
-    prepare_policy,
-    pure_generation_config,
-    sample_rollout,
-    using_adapter,
-)
-
-__all__ = [
-    "REFERENCE_ADAPTER", "SPECIAL_TOKEN_SETTINGS", "TRAINER_STATE_FILE", "VALUE_HEAD_FILE",
-    "PPOConfig", "PPOTrainer", "RewardFn", "Rollout", "StepResult", "Which",
-    "add_adapter_copy", "pure_generation_config",
-]
-
+from labs_common.rl.processes import Processes
+from labs_common.rl.rollout import RewardFn, Rollout, forward_logits, sample_rollout
 
 
 @dataclass
@@ -169,18 +137,13 @@ class PPOTrainer:
     >>> result = trainer.step(prompts)          # sample, score, optimize
     >>> result.stats["objective/kl"], result.samples[0]
 
-    ``model`` is a ``PeftModel``: its active adapter is trained and a frozen copy of it
-    becomes the reference. A plain transformers model is wrapped with ``lora_config``
-    instead, and its base weights (the new adapter disabled) are the reference. The
-    trainer builds the value head, seeds torch with ``config.seed``, puts the model in
-    eval mode and owns the optimizer.
-
-    With an ``accelerator`` (``accelerate.Accelerator``), the model, the value head and
-    the optimizer are prepared by it, ``step`` takes the whole batch of prompts on every
-    process and each process works on its share; ``batch_size`` and ``mini_batch_size``
-    count prompts over all processes, so both must be multiples of the process count.
-    :meth:`optimize` takes this process's part of a rollout. ``generate`` and the KL
-    measurements work on whatever they are given, on each process by itself.
+    ``model`` is a ``PeftModel`` whose active adapter is trained, or a plain model that
+    ``lora_config`` gives a new adapter (:func:`~labs_common.rl.policy.prepare_policy`).
+    The trainer builds the value head, seeds torch with ``config.seed``, puts the model in
+    eval mode and owns the optimizer. With an ``accelerator``, ``batch_size`` and
+    ``mini_batch_size`` count prompts over all processes (multiples of the process count),
+    ``step`` takes the whole batch and :meth:`optimize` this process's part of a rollout;
+    ``generate`` and the KL measurements work on each process by itself.
     """
 
     def __init__(
@@ -201,11 +164,7 @@ class PPOTrainer:
         torch.manual_seed(config.seed)
         self._length_rng = random.Random(config.seed)
         self._shuffle_rng = torch.Generator().manual_seed(config.seed)
-        if tokenizer.pad_token_id is None:
-            raise ValueError(
-                "The tokenizer has no pad token; set one first, e.g. "
-                "tokenizer.pad_token = tokenizer.eos_token."
-            )
+        require_pad_token(tokenizer)
 
         # A frozen copy of the starting adapter is the reference (no second base model); a
         # plain model gets a new adapter, and the base model is its reference.
@@ -218,9 +177,7 @@ class PPOTrainer:
         self.device = next(model.parameters()).device
         multiple = config.pad_to_multiple_of
         self.pad_multiple = padding_multiple(self.device) if multiple == "auto" else multiple
-        eos = model.generation_config.eos_token_id
-        eos = tokenizer.eos_token_id if eos is None else eos
-        self.eos_token_ids = [eos] if isinstance(eos, int) else list(eos)
+        self.eos_token_ids = end_of_sequence_ids(model, tokenizer)
 
         hidden_size = model.config.get_text_config().hidden_size
         self.value_head = nn.Linear(hidden_size, 1).to(self.device)
@@ -352,6 +309,127 @@ class PPOTrainer:
         }
         return stats
 
+    def _update(
+        self,
+        rollout: Rollout,
+        rows: Tensor,
+        mask: Tensor,
+        old_logprobs: Tensor,
+        old_values: Tensor,
+        advantages: Tensor,
+        returns: Tensor,
+    ) -> dict[str, float]:
+        """One gradient step on the mini-batch ``rows``: clipped policy + value loss, Adam."""
+        config = self.config
+        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                               multiple=self.pad_multiple)
+        length = batch.response_ids.shape[1]
+        logits, values = self._forward(batch, with_values=True, trained=True)
+        logprobs = logprobs_from_logits(logits, batch.response_ids)
+        batch_mask = mask[rows, :length]
+        policy = clipped_policy_loss(
+            logprobs, old_logprobs[rows, :length], advantages[rows, :length], batch_mask,
+            config.cliprange,
+        )
+        value = clipped_value_loss(
+            values, old_values[rows, :length], returns[rows, :length], batch_mask,
+            config.cliprange_value,
+        )
+        loss = policy.loss + config.vf_coef * value.loss
+        self._check_finite("the PPO loss", loss)
+        self.optimizer.zero_grad()
+        # Both losses are means over this process's tokens: on several processes each is
+        # weighed by its share of the mini-batch's tokens (as one process on all of them).
+        self.processes.backward_token_mean(loss, batch_mask.sum())
+        grad_norm = self._clip_gradients()
+        self.optimizer.step()
+        numbers = {
+            "ppo/loss/policy": policy.loss,
+            "ppo/loss/value": value.loss,
+            "ppo/loss/total": loss,
+            "ppo/policy/ratio": policy.ratio,
+            "ppo/policy/clipfrac": policy.clipfrac,
+            "ppo/policy/approxkl": policy.approx_kl,
+            "ppo/val/error": value.error,
+            "ppo/val/clipfrac": value.clipfrac,
+        }
+        # Means over the mini-batch's tokens of all processes; the gradient norm is that of
+        # the averaged gradient, the same on every process.
+        numbers = self.processes.weighted_means(numbers, batch_mask.sum())
+        numbers["ppo/grad_norm"] = grad_norm
+        return {name: float(number.detach()) for name, number in numbers.items()}
+
+    # ------------------------------------------------------------ reading the policy on a rollout
+
+    def _score(self, rollout: Rollout, which: Which, with_values: bool) -> tuple[Tensor, Tensor]:
+        """Log-probs (and values) of a whole rollout, forward pass by forward pass: (B, R)."""
+        logprobs = torch.zeros(rollout.response_ids.shape, device=self.device)
+        values = torch.zeros(rollout.response_ids.shape, device=self.device)
+        with self._using(which):
+            for rows in self._forward_chunks(len(rollout)):
+                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                                       multiple=self.pad_multiple)
+                length = batch.response_ids.shape[1]
+                logits, chunk_values = self._forward(batch, with_values=with_values)
+                logprobs[rows, :length] = logprobs_from_logits(logits, batch.response_ids)
+                if with_values:
+                    values[rows, :length] = chunk_values
+        mask = rollout.response_mask.float()
+        return logprobs * mask, values * mask
+
+    def _forward(self, batch: Rollout, with_values: bool, trained: bool = False
+                 ) -> tuple[Tensor, Tensor | None]:
+        """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
+
+        ``trained``: through the prepared model and value head, whose gradients the
+        processes average (the update); otherwise through the model itself (no gradient).
+        """
+        model, value_head = self.model, self.value_head
+        if trained:
+            model, value_head = self._trained_model, self._trained_value_head
+        logits, hidden = forward_logits(
+            model, batch, is_encoder_decoder=self.is_encoder_decoder,
+            decoder_start_token_id=self.decoder_start_token_id, with_hidden=with_values,
+        )
+        values = None
+        if with_values:
+            values = value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+        return logits.float(), values
+
+    def _forward_chunks(self, size: int) -> list[Tensor]:
+        chunk = self.config.forward_batch_size or self.config.mini_batch_size
+        return list(torch.arange(size, device=self.device).split(chunk))
+
+    def _using(self, which: Which):
+        """Run the block with the policy adapter, the frozen reference or no adapter."""
+        return using_adapter(self.model, which, self.policy_adapter, self.reference_adapter)
+
+    # ------------------------------------------------------------------ the update's safeguards
+
+    def _recomputing_activations(self):
+        """Gradient checkpointing for the update, with ``config.gradient_checkpointing``."""
+        return recomputing_activations(self.model, self.config.gradient_checkpointing)
+
+    def _clip_gradients(self) -> Tensor:
+        max_norm = self.config.max_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.trainable_parameters, max_norm if max_norm is not None else float("inf")
+        )
+        self._check_finite("the gradient norm", norm)
+        return norm
+
+    def _check_finite(self, what: str, *tensors: Tensor) -> None:
+        """Stop with advice instead of training on NaN or infinity (on every process)."""
+        if not self.processes.any(not all(bool(torch.isfinite(t).all()) for t in tensors)):
+            return
+        raise RuntimeError(
+            f"PPO step {self.steps_done}: {what} contains NaN or infinity, so the update "
+            f"was not applied. The policy or value head has diverged. Lower the learning "
+            f"rate (learning_rate={self.config.learning_rate}), keep gradient clipping on "
+            f"(max_grad_norm={self.config.max_grad_norm}), and check that the rewards are "
+            f"of a sensible size; then restart from the saved starting adapter."
+        )
+
     # ------------------------------------------------------------------ sampling
 
     def generate(
@@ -368,11 +446,9 @@ class PPOTrainer:
         ``use_reference=True`` samples from the policy PPO started from (for "before"
         samples), ``use_base=True`` from the base model without adapter. ``max_new_tokens``
         overrides the config (and its range); ``generation_kwargs`` override the sampling
-        settings, e.g. ``do_sample=False`` for greedy summaries. The model's own
-        ``generation_config`` contributes its special token ids only: a temperature or
-        repetition penalty set there would make the responses come from another
-        distribution than the one PPO computes log-probabilities of. Responses meant for
-        :meth:`optimize` should therefore come without sampling ``generation_kwargs``.
+        settings, e.g. ``do_sample=False`` for greedy summaries. Responses meant for
+        :meth:`optimize` should come without them: they would be drawn from another
+        distribution than the one PPO computes log-probabilities of.
         """
         which: Which = "base" if use_base else "reference" if use_reference else "policy"
         if max_new_tokens is None:
@@ -445,181 +521,83 @@ class PPOTrainer:
                 totals.append(kl.sum(dim=1))
         return float(torch.cat(totals).mean())
 
-    # ------------------------------------------------------------------ saving
+    # ------------------------------------------------------------------ saving and resuming
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs (:meth:`save` writes it): ``adapter`` (the policy adapter's
+        weights) and ``adapter_config``, ``value_head``, ``config`` (the PPO settings) and
+        ``trainer``: the Adam state, the KL coefficient, the step count and the random
+        generators (torch's, CUDA's on a GPU, the shuffling's and the length draws'). As in
+        torch, the tensors are the trainer's own: copy them to keep them past the next step."""
+        cuda = self.device.type == "cuda"
+        return {
+            "adapter": adapter_weights(self.model, self.policy_adapter),
+            "adapter_config": inference_config(self.model, self.policy_adapter),
+            "value_head": self.value_head.state_dict(),
+            "config": asdict(self.config),
+            "trainer": {
+                "optimizer": self.optimizer.state_dict(),
+                "kl_coef": float(self.kl_controller.value),
+                "steps_done": self.steps_done,
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
+                "shuffle_rng": self._shuffle_rng.get_state(),
+                "length_rng": self._length_rng.getstate(),
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` gave (its ``adapter``, ``value_head`` and ``trainer``).
+
+        Weights that lack some of this policy's or value head's, or that it has no place for,
+        raise ``ValueError``. The reference adapter stays as it is: the policy PPO started
+        from in this trainer.
+        """
+        load_adapter_weights(self.model, self.policy_adapter, state["adapter"])
+        head = state["value_head"]
+        if head.keys() != self.value_head.state_dict().keys():
+            raise ValueError(
+                f"The saved state's value head has the weights {sorted(head)}, this trainer's "
+                f"has {sorted(self.value_head.state_dict())}."
+            )
+        self.value_head.load_state_dict(head)
+        trainer = state["trainer"]
+        self.optimizer.load_state_dict(trainer["optimizer"])
+        self.kl_controller.value = trainer["kl_coef"]
+        self.steps_done = trainer["steps_done"]
+        torch.set_rng_state(trainer["torch_rng"])
+        if trainer["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(trainer["cuda_rng"], self.device)
+        self._shuffle_rng.set_state(trainer["shuffle_rng"])
+        self._length_rng.setstate(trainer["length_rng"])
 
     def save(self, directory: str | Path) -> Path:
-        """Write everything a resumed run needs: adapter, value head, optimizer, KL coefficient.
+        """Write :meth:`state_dict` into ``directory`` (:mod:`labs_common.rl.checkpoint`).
 
         The adapter (peft format) reloads on its own with
-        ``PeftModel.from_pretrained(base, directory)`` for sampling. :meth:`load` restores
-        adapter and value head, and from ``trainer_state.pt`` the Adam state, the adaptive
-        KL coefficient, the step count and the random generators, so that a resumed run
-        continues as the uninterrupted one would have. On several processes the main
-        one writes, after the others have come to the same point; the random generators
-        saved are its own.
+        ``PeftModel.from_pretrained(base, directory)`` for sampling; :meth:`load` resumes the
+        run, which then continues as the uninterrupted one would have. On several processes
+        the main one writes, after the others have come to the same point; the random
+        generators saved are its own.
         """
         directory = Path(directory)
         self.processes.wait()
         if self.processes.is_main:  # on several processes, the main one writes
-            write_checkpoint(self, directory)
+            checkpoint.write_checkpoint(self.state_dict(), directory)
         self.processes.wait()
         return directory
 
     def load(self, directory: str | Path) -> None:
-        """Resume from a checkpoint written by :meth:`save`.
+        """Resume from a checkpoint written by :meth:`save` (see :meth:`load_state_dict`).
 
-        Restores the policy adapter, the value head, the optimizer's state, the KL
-        coefficient (so an adaptive one goes on from where it was, not from
-        ``init_kl_coef``), the step count, and the random generators (torch's included,
-        which sampling draws from). A checkpoint that lacks any of these, or holds
-        weights this policy has no place for, raises ``ValueError``. The reference
-        adapter stays as it is: the policy PPO started from in this trainer.
+        The KL coefficient goes on from where it was (not from ``init_kl_coef``), and the
+        random generators too (torch's included, which sampling draws from). A checkpoint
+        that lacks any part, or holds weights this policy has no place for, raises
+        ``ValueError``.
         """
-        read_checkpoint(self, Path(directory))
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _using(self, which: Which):
-        """Run the block with the policy adapter, the frozen reference or no adapter."""
-        return using_adapter(self.model, which, self.policy_adapter, self.reference_adapter)
-
-    def _update(
-        self,
-        rollout: Rollout,
-        rows: Tensor,
-        mask: Tensor,
-        old_logprobs: Tensor,
-        old_values: Tensor,
-        advantages: Tensor,
-        returns: Tensor,
-    ) -> dict[str, float]:
-        """One gradient step on the mini-batch ``rows``: clipped policy + value loss, Adam."""
-        config = self.config
-        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                               multiple=self.pad_multiple)
-        length = batch.response_ids.shape[1]
-        logits, values = self._forward(batch, with_values=True, trained=True)
-        logprobs = logprobs_from_logits(logits, batch.response_ids)
-        batch_mask = mask[rows, :length]
-        policy = clipped_policy_loss(
-            logprobs, old_logprobs[rows, :length], advantages[rows, :length], batch_mask,
-            config.cliprange,
-        )
-        value = clipped_value_loss(
-            values, old_values[rows, :length], returns[rows, :length], batch_mask,
-            config.cliprange_value,
-        )
-        loss = policy.loss + config.vf_coef * value.loss
-        self._check_finite("the PPO loss", loss)
-        self.optimizer.zero_grad()
-        # Both losses are means over this process's tokens: on several processes each is
-        # weighed by its share of the mini-batch's tokens (as one process on all of them).
-        self.processes.backward_token_mean(loss, batch_mask.sum())
-        grad_norm = self._clip_gradients()
-        self.optimizer.step()
-        numbers = {
-            "ppo/loss/policy": policy.loss,
-            "ppo/loss/value": value.loss,
-            "ppo/loss/total": loss,
-            "ppo/policy/ratio": policy.ratio,
-            "ppo/policy/clipfrac": policy.clipfrac,
-            "ppo/policy/approxkl": policy.approx_kl,
-            "ppo/val/error": value.error,
-            "ppo/val/clipfrac": value.clipfrac,
-        }
-        # Means over the mini-batch's tokens of all processes; the gradient norm is that of
-        # the averaged gradient, the same on every process.
-        numbers = self.processes.weighted_means(numbers, batch_mask.sum())
-        numbers["ppo/grad_norm"] = grad_norm
-        return {name: float(number.detach()) for name, number in numbers.items()}
-
-    @contextmanager
-    def _recomputing_activations(self) -> Iterator[None]:
-        """With ``config.gradient_checkpointing``: layers recompute activations in backward.
-
-        transformers checkpoints a layer only while that layer is in training mode, so
-        the layers alone are switched to it; everything inside them (dropout included)
-        stays in eval mode. The numbers are those of eval mode: only the memory (less)
-        and the time (more) change.
-        """
-        if not self.config.gradient_checkpointing:
-            yield
-            return
-        from transformers.modeling_layers import GradientCheckpointingLayer
-
-        options = {"use_reentrant": False}
-        if hasattr(self.model, "activation_checkpointing_enable"):  # transformers >= 5.2x
-            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
-            disable = self.model.activation_checkpointing_disable
-        else:
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
-            disable = self.model.gradient_checkpointing_disable
-        self.model.eval()
-        layers = [m for m in self.model.modules() if isinstance(m, GradientCheckpointingLayer)]
-        for layer in layers:
-            layer.training = True  # the layer itself only; its submodules stay in eval mode
+        directory = Path(directory)
+        state = checkpoint.read_checkpoint(directory, self.device)
         try:
-            yield
-        finally:
-            for layer in layers:
-                layer.training = False
-            disable()
-
-    def _forward(self, batch: Rollout, with_values: bool, trained: bool = False
-                 ) -> tuple[Tensor, Tensor | None]:
-        """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
-
-        ``trained``: through the prepared model and value head, whose gradients the
-        processes average (the update); otherwise through the model itself (no gradient).
-        """
-        model, value_head = self.model, self.value_head
-        if trained:
-            model, value_head = self._trained_model, self._trained_value_head
-        logits, hidden = forward_logits(
-            model, batch, is_encoder_decoder=self.is_encoder_decoder,
-            decoder_start_token_id=self.decoder_start_token_id, with_hidden=with_values,
-        )
-        values = None
-        if with_values:
-            values = value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
-        return logits.float(), values
-
-    def _forward_chunks(self, size: int) -> list[Tensor]:
-        chunk = self.config.forward_batch_size or self.config.mini_batch_size
-        return list(torch.arange(size, device=self.device).split(chunk))
-
-    def _score(self, rollout: Rollout, which: Which, with_values: bool) -> tuple[Tensor, Tensor]:
-        """Log-probs (and values) of a whole rollout, forward pass by forward pass: (B, R)."""
-        logprobs = torch.zeros(rollout.response_ids.shape, device=self.device)
-        values = torch.zeros(rollout.response_ids.shape, device=self.device)
-        with self._using(which):
-            for rows in self._forward_chunks(len(rollout)):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                                       multiple=self.pad_multiple)
-                length = batch.response_ids.shape[1]
-                logits, chunk_values = self._forward(batch, with_values=with_values)
-                logprobs[rows, :length] = logprobs_from_logits(logits, batch.response_ids)
-                if with_values:
-                    values[rows, :length] = chunk_values
-        mask = rollout.response_mask.float()
-        return logprobs * mask, values * mask
-
-    def _clip_gradients(self) -> Tensor:
-        max_norm = self.config.max_grad_norm
-        norm = torch.nn.utils.clip_grad_norm_(
-            self.trainable_parameters, max_norm if max_norm is not None else float("inf")
-        )
-        self._check_finite("the gradient norm", norm)
-        return norm
-
-    def _check_finite(self, what: str, *tensors: Tensor) -> None:
-        """Stop with advice instead of training on NaN or infinity (on every process)."""
-        if not self.processes.any(not all(bool(torch.isfinite(t).all()) for t in tensors)):
-            return
-        raise RuntimeError(
-            f"PPO step {self.steps_done}: {what} contains NaN or infinity, so the update "
-            f"was not applied. The policy or value head has diverged. Lower the learning "
-            f"rate (learning_rate={self.config.learning_rate}), keep gradient clipping on "
-            f"(max_grad_norm={self.config.max_grad_norm}), and check that the rewards are "
-            f"of a sensible size; then restart from the saved starting adapter."
-        )
+            self.load_state_dict(state)
+        except ValueError as error:
+            raise ValueError(f"{directory}: {error}") from None

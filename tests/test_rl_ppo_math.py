@@ -1,4 +1,5 @@
-"""More hand-computed checks of Lab 3's PPO math (tests/test_ppo.py has the first ones):
+"""Lab 3's PPO math (labs_common.rl.ppo_math) against hand-computed values: masked
+statistics, GAE, per-token rewards, the clipped losses and the KL controllers, including
 data whose variance is not 1, rows with an early EOS, and the edges of each formula."""
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ import math
 import pytest
 import torch
 
-from labs_common.ppo_math import (
+from labs_common.rl.ppo_math import (
     AdaptiveKLController,
+    FixedKLController,
     clipped_policy_loss,
     clipped_value_loss,
     compute_gae,
@@ -188,3 +190,123 @@ def test_results_keep_the_dtype_of_the_values_whatever_the_mask_s():
     policy = clipped_policy_loss(doubles, torch.zeros_like(doubles), doubles, mask, 0.2)
     value = clipped_value_loss(doubles, torch.zeros_like(doubles), doubles, mask, 0.2)
     assert policy.clipfrac.dtype == value.clipfrac.dtype == torch.float64
+
+
+def test_masked_stats_ignore_padding():
+    values = torch.tensor([[1.0, 2.0, 100.0], [3.0, -50.0, 7.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert masked_mean(values, mask).item() == pytest.approx(2.0)  # (1 + 2 + 3) / 3
+    assert masked_mean(values, mask, dim=1).tolist() == pytest.approx([1.5, 3.0])
+    assert masked_var(values, mask).item() == pytest.approx(1.0)  # ((-1)^2 + 0 + 1^2) / 2
+    assert masked_var(values, mask, unbiased=False).item() == pytest.approx(2 / 3)
+
+
+def test_masked_whiten_by_hand():
+    values = torch.tensor([[1.0, 2.0, 3.0, 100.0]])
+    mask = torch.tensor([[1, 1, 1, 0]])
+    assert masked_whiten(values, mask).tolist()[0] == pytest.approx([-1.0, 0.0, 1.0, 0.0])
+    shifted_back = masked_whiten(values, mask, shift_mean=False).tolist()[0]
+    assert shifted_back == pytest.approx([1.0, 2.0, 3.0, 0.0])
+
+
+def test_mask_after_eos_keeps_the_first_eos_only():
+    ids = torch.tensor([[5, 1, 0, 0], [5, 6, 7, 8], [1, 1, 1, 1], [4, 0, 1, 0]])
+    expected = [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 1, 0]]
+    assert mask_after_eos(ids, [1]).tolist() == expected
+
+
+def test_gae_by_hand_with_padding():
+    rewards = torch.tensor([[1.0, 2.0, 3.0]])  # the 3 sits on padding and must not count
+    values = torch.tensor([[0.5, 0.5, 9.0]])
+    mask = torch.tensor([[1, 1, 0]])
+    advantages, returns = compute_gae(rewards, values, mask, gamma=0.9, lam=0.8)
+    # t=1: delta = 2 + 0.9 * 0 - 0.5 = 1.5; A = 1.5
+    # t=0: delta = 1 + 0.9 * 0.5 - 0.5 = 0.95; A = 0.95 + 0.9 * 0.8 * 1.5 = 2.03
+    assert advantages.tolist()[0] == pytest.approx([2.03, 1.5, 0.0])
+    assert returns.tolist()[0] == pytest.approx([2.53, 2.0, 0.0])
+
+
+def test_gae_limits_monte_carlo_and_td():
+    rewards = torch.tensor([[0.0, 0.0, 1.0]])
+    values = torch.tensor([[0.2, 0.4, 0.6]])
+    mask = torch.ones(1, 3)
+    monte_carlo, _ = compute_gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    assert monte_carlo.tolist()[0] == pytest.approx([0.8, 0.6, 0.4])  # return 1 minus value
+    one_step, _ = compute_gae(rewards, values, mask, gamma=1.0, lam=0.0)
+    assert one_step.tolist()[0] == pytest.approx([0.2, 0.2, 0.4])  # r + V(next) - V
+
+
+def test_per_token_rewards_put_the_score_on_the_last_real_token():
+    logprobs = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]])
+    ref_logprobs = torch.tensor([[-1.5, -1.0, -3.0], [-1.0, -1.0, -1.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    rewards, kl = per_token_rewards(torch.tensor([10.0, 20.0]), logprobs, ref_logprobs, mask, 0.5)
+    assert kl.tolist() == [[0.5, -1.0, 0.0], [0.0, 0.0, 0.0]]
+    torch.testing.assert_close(rewards, torch.tensor([[-0.25, 10.5, 0.0], [0.0, 0.0, 20.0]]))
+
+
+@pytest.mark.parametrize(
+    ("ratio", "advantage", "expected_loss", "clipped"),
+    [
+        (1.1, 1.0, -1.1, False),  # inside the trust region: plain ratio * advantage
+        (1.1, -1.0, 1.1, False),
+        (1.5, 1.0, -1.2, True),  # good action already made likelier: capped at 1 + eps
+        (0.5, 1.0, -0.5, False),  # good action made rarer: the unclipped (worse) term counts
+        (1.5, -1.0, 1.5, False),  # bad action made likelier: the unclipped term counts
+        (0.5, -1.0, 0.8, True),  # bad action already made rarer: capped at 1 - eps
+    ],
+)
+def test_clipped_policy_loss_at_the_clip_edges(ratio, advantage, expected_loss, clipped):
+    logprobs = torch.tensor([[math.log(ratio)]], requires_grad=True)
+    out = clipped_policy_loss(
+        logprobs, torch.zeros(1, 1), torch.tensor([[advantage]]), torch.ones(1, 1), 0.2
+    )
+    out.loss.backward()
+    assert out.loss.item() == pytest.approx(expected_loss)
+    assert out.ratio.item() == pytest.approx(ratio)
+    assert out.clipfrac.item() == (1.0 if clipped else 0.0)
+    # Where clipping is in effect the loss is flat: no gradient moves the policy further.
+    assert (logprobs.grad.abs().item() == 0.0) == clipped
+
+
+def test_clipped_policy_loss_ignores_padding():
+    logprobs = torch.tensor([[0.0, 5.0]])  # the padded token has an absurd ratio
+    out = clipped_policy_loss(
+        logprobs, torch.zeros(1, 2), torch.ones(1, 2), torch.tensor([[1, 0]]), 0.2
+    )
+    assert out.loss.item() == pytest.approx(-1.0)
+    assert out.ratio.item() == pytest.approx(1.0)
+    assert out.clipfrac.item() == 0.0
+
+
+def test_clipped_value_loss_by_hand():
+    values = torch.tensor([[1.0, 0.1]])
+    old_values = torch.zeros(1, 2)
+    returns = torch.tensor([[1.0, 0.0]])
+    out = clipped_value_loss(values, old_values, returns, torch.tensor([[1, 1]]), 0.2)
+    # token 0: new value 1.0 hits the return, but the clipped value 0.2 misses it by 0.8
+    # token 1: inside the clip range, error 0.1^2 either way
+    assert out.loss.item() == pytest.approx(0.5 * (0.64 + 0.01) / 2)
+    assert out.clipfrac.item() == pytest.approx(0.5)
+    assert out.error.item() == pytest.approx(0.01 / 2)
+
+
+def test_logprobs_and_kl_from_logits():
+    logits = torch.tensor([[[0.0, math.log(3.0)]]])  # p = (0.25, 0.75)
+    assert logprobs_from_logits(logits, torch.tensor([[1]])).item() == pytest.approx(math.log(0.75))
+    uniform = torch.zeros(1, 1, 2)
+    expected = 0.25 * math.log(0.5) + 0.75 * math.log(1.5)
+    assert kl_from_logits(logits, uniform).item() == pytest.approx(expected)
+    assert kl_from_logits(logits, logits).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_kl_controllers():
+    adaptive = AdaptiveKLController(init_kl_coef=0.2, target=6.0, horizon=10_000)
+    adaptive.update(current_kl=30.0, n_steps=16)  # far above target: error capped at +0.2
+    assert adaptive.value == pytest.approx(0.2 * (1 + 0.2 * 16 / 10_000))
+    before = adaptive.value
+    adaptive.update(current_kl=3.0, n_steps=16)  # below target: beta shrinks
+    assert adaptive.value < before
+    fixed = FixedKLController(0.1)
+    fixed.update(current_kl=100.0, n_steps=16)
+    assert fixed.value == 0.1

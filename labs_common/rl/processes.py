@@ -4,7 +4,7 @@ Under ``accelerate launch`` every process runs the same script on its own share 
 batch. :class:`Processes` is the little a trainer needs to know about the others: which
 share is its own, and sums, means and gathers over all of them. Without an
 ``Accelerator`` (or with one process) every method returns its input, or calls the
-single-process function of :mod:`labs_common.ppo_math`, so that a run on one process
+single-process function of :mod:`labs_common.rl.ppo_math`, so that a run on one process
 computes exactly the numbers it computed before there were several.
 
 How to launch several processes on CPUs (``make distributed``), with GPUs, and with
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from labs_common import ppo_math
+from labs_common.rl import ppo_math
 
 
 class Processes:
@@ -109,7 +109,8 @@ class Processes:
     # ------------------------------------------------------------ statistics over all
 
     def masked_mean(self, values: Tensor, mask: Tensor) -> Tensor:
-        """:func:`~labs_common.ppo_math.masked_mean` over the masked positions of all processes."""
+        """:func:`~labs_common.rl.ppo_math.masked_mean` over the masked positions of every
+        process."""
         if not self.many:
             return ppo_math.masked_mean(values, mask)
         mask = mask.to(values.dtype)
@@ -117,7 +118,7 @@ class Processes:
         return totals[0] / totals[1]
 
     def masked_whiten(self, values: Tensor, mask: Tensor) -> Tensor:
-        """:func:`~labs_common.ppo_math.masked_whiten`, with the mean and the (unbiased)
+        """:func:`~labs_common.rl.ppo_math.masked_whiten`, with the mean and the (unbiased)
         variance taken over the masked positions of all processes."""
         if not self.many:
             return ppo_math.masked_whiten(values, mask)

@@ -16,7 +16,7 @@ The functions, in the order a PPO step uses them:
 * :func:`clipped_policy_loss`, :func:`clipped_value_loss`: PPO's two clipped objectives;
 * :class:`AdaptiveKLController`, :class:`FixedKLController`: the KL coefficient beta.
 
-:mod:`labs_common.ppo` puts them together into a trainer.
+:mod:`labs_common.rl.ppo` puts them together into a trainer.
 """
 
 from __future__ import annotations
