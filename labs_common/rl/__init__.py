@@ -1,6 +1,8 @@
 """Reinforcement learning and preference tuning for Lab 3: PPO and DPO on a LoRA policy.
 
-Read the modules in this order; each uses only those above it:
+Read the modules in this order: the math, the rollout and the policy first; then each
+trainer before the helpers only it calls (checkpoints and several processes for PPO, the
+preference pairs for DPO):
 
 * :mod:`~labs_common.rl.ppo_math`: PPO's arithmetic as pure functions on masked tensors:
   masked mean, variance and whitening, log-probs and KL from logits, per-token rewards,
