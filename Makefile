@@ -28,10 +28,10 @@ $(INSTALLED): pyproject.toml requirements.txt requirements-dev.txt
 	touch $@
 
 tiny-world: install
-	$(BIN)/python -m labs_common.tinyworld.build --if-missing
+	$(BIN)/python -m labs_tools.tinyworld.build --if-missing
 
 labs: install tiny-world
-	LABS_PROFILE=$(PROFILE) $(BIN)/python -m labs_common.runner --profile $(PROFILE)
+	LABS_PROFILE=$(PROFILE) $(BIN)/python -m labs_tools.runner --profile $(PROFILE)
 
 test: install tiny-world lint
 	LABS_PROFILE=tiny $(BIN)/python -m pytest
@@ -48,18 +48,18 @@ LAUNCH_2_CPUS := CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=1 $(BIN)/accelerate launc
 	--num_cpu_threads_per_process 1
 distributed: install tiny-world
 	rm -rf $(DISTRIBUTED)
-	$(LAUNCH_2_CPUS) -m labs_common.recipes lora --profile tiny --steps 20 \
+	$(LAUNCH_2_CPUS) -m labs_tools.recipes lora --profile tiny --steps 20 \
 		--out $(DISTRIBUTED)/lora --results $(DISTRIBUTED)/results.json
-	$(LAUNCH_2_CPUS) -m labs_common.recipes ppo --profile tiny --steps 3 \
+	$(LAUNCH_2_CPUS) -m labs_tools.recipes ppo --profile tiny --steps 3 \
 		--adapter $(DISTRIBUTED)/lora --out $(DISTRIBUTED)/ppo --results $(DISTRIBUTED)/results.json
 
 # A replica of every Hub repository the full profile names: real file layouts, configs and
-# schemas, random weights, widths shrunk for CPUs (python -m labs_common.hub_replica --help).
+# schemas, random weights, widths shrunk for CPUs (python -m labs_tools.hub_replica --help).
 hub-replica: install
-	$(BIN)/python -m labs_common.hub_replica --out $(REPLICA) --scale $(REPLICA_SCALE)
+	$(BIN)/python -m labs_tools.hub_replica --out $(REPLICA) --scale $(REPLICA_SCALE)
 
 rehearse: install hub-replica
-	$(BIN)/python -m labs_common.runner --rehearsal --hub-dir $(REPLICA) $(REHEARSE_FLAGS)
+	$(BIN)/python -m labs_tools.runner --rehearsal --hub-dir $(REPLICA) $(REHEARSE_FLAGS)
 
 # On a GPU: the full profile at its real dimensions and sizes, as on a Colab T4 (fp32, TF32
 # off, 15 GiB), printing each lab's minutes and peak GPU memory. About 2 GB of replica.
@@ -100,16 +100,16 @@ newest:
 # Mutation testing of the arithmetic the labs' figures rest on (slow; not part of `make test`).
 # mutmut copies the package into mutants/ (ignored by git), runs the fast unit tests of
 # those modules against each mutant in scope, and a table gives the score per module.
-# Scope (tests/README.md): all of ppo_math, stats and metrics; the budget checks of prompts;
-# the loss and KL wiring of ppo; the padding and label masking of training. MUTATE_JOBS:
-# parallel workers.
+# Scope (tests/README.md): all of rl.ppo_math, stats and metrics; the budget checks of
+# prompts; the loss and KL wiring of rl.ppo; the padding and label masking of training.
+# MUTATE_JOBS: parallel workers.
 MUTATE_JOBS ?= 1
-MUTATE_SCOPE ?= 'labs_common.ppo_math.*' 'labs_common.stats.*' 'labs_common.metrics.*' \
+MUTATE_SCOPE ?= 'labs_common.rl.ppo_math.*' 'labs_common.stats.*' 'labs_common.metrics.*' \
 	'labs_common.prompts.*PromptBudget*' 'labs_common.prompts.*count_prompt_tokens__mutmut_*' \
 	'labs_common.prompts.*max_examples_that_fit__mutmut_*' \
-	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.ppo.*optimize__mutmut_*' \
-	'labs_common.ppo.*_update__mutmut_*' 'labs_common.ppo.*_score__mutmut_*' \
-	'labs_common.ppo.*_kl_to__mutmut_*' 'labs_common.ppo.*response_logprobs__mutmut_*' \
+	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.rl.ppo.*optimize__mutmut_*' \
+	'labs_common.rl.ppo.*_update__mutmut_*' 'labs_common.rl.ppo.*_score__mutmut_*' \
+	'labs_common.rl.ppo.*_kl_to__mutmut_*' 'labs_common.rl.ppo.*response_logprobs__mutmut_*' \
 	'labs_common.training.*tokenize_pairs__mutmut_*' \
 	'labs_common.training.*collate_examples__mutmut_*' \
 	'labs_common.training.*pad_to_max_length_batch__mutmut_*' \

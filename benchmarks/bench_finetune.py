@@ -29,8 +29,8 @@ from benchmarks.common import (
     t5_tokenizer,
 )
 from benchmarks.seed_style import train_padded_to_max_length
+from labs_common.device import model_dtype, training_precision
 from labs_common.lora import make_lora_model
-from labs_common.profiles import model_dtype, training_precision
 from labs_common.training import summary_pairs, train_seq2seq
 
 

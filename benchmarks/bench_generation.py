@@ -24,8 +24,8 @@ from benchmarks.common import (
     time_repeats,
 )
 from benchmarks.seed_style import generate_one_at_a_time
+from labs_common.device import model_dtype
 from labs_common.generation import generate_batched
-from labs_common.profiles import model_dtype
 from labs_common.prompts import instruction_prompt
 
 

@@ -1,4 +1,4 @@
-"""One PPO step of ``labs_common.ppo.PPOTrainer`` against the course's trl-0.4-style step.
+"""One PPO step of ``labs_common.rl.ppo.PPOTrainer`` against the course's trl-0.4-style step.
 
 Both start from the same LoRA policy (T5 + r=32 adapter on q and v, same seed), sample
 one response per prompt with pure sampling (top_k 0, top_p 1) and exactly
@@ -41,10 +41,10 @@ from benchmarks.common import (
     time_repeats,
 )
 from benchmarks.seed_style import SeedStylePPO
+from labs_common.device import model_dtype
 from labs_common.lora import make_lora_model
-from labs_common.ppo import PPOConfig, PPOTrainer
-from labs_common.profiles import model_dtype
 from labs_common.prompts import instruction_prompt
+from labs_common.rl.ppo import PPOConfig, PPOTrainer
 
 
 def cheap_reward(texts: list[str]) -> list[float]:

@@ -12,7 +12,7 @@ shapes that are met again and again. This runs, in one process and with the same
 * a PPO step (``PPOTrainer.step``) with ``PPOConfig.pad_to_multiple_of`` None and 64.
 
 Rounding up only adds padding that is masked out, so the numbers computed stay the same
-(tests/test_ppo.py checks it for PPO). ``labs_common.profiles.padding_multiple`` turns it
+(tests/test_rl_ppo.py checks it for PPO). ``labs_common.device.padding_multiple`` turns it
 on for GPUs only.
 
     python -m benchmarks.bench_shapes --scale full --device cuda
@@ -42,10 +42,10 @@ from benchmarks.common import (
     time_repeats,
 )
 from benchmarks.seed_style import train_padded_to_max_length
+from labs_common.device import model_dtype, training_precision
 from labs_common.lora import make_lora_model
-from labs_common.ppo import PPOConfig, PPOTrainer
-from labs_common.profiles import model_dtype, training_precision
 from labs_common.prompts import instruction_prompt
+from labs_common.rl.ppo import PPOConfig, PPOTrainer
 from labs_common.training import summary_pairs, train_seq2seq
 
 MULTIPLE = 64  # tokens: inputs of 200 +- 80 tokens fall into 4-5 buckets, summaries into 1

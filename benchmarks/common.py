@@ -28,7 +28,8 @@ from typing import Literal
 
 import torch
 
-from labs_common.profiles import get_profile, quiet_progress_bars, set_offline
+from labs_common.hub import quiet_progress_bars, set_offline
+from labs_common.profiles import get_profile
 
 Device = Literal["cpu", "cuda"]
 Kind = Literal["throughput", "seconds", "memory"]
@@ -83,7 +84,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    # The tiny world's shapes (labs_common.tinyworld): a CPU finishes everything in a minute.
+    # The tiny world's shapes (labs_tools.tinyworld): a CPU finishes everything in a minute.
     "tiny": Scale(
         name="tiny",
         t5={"d_model": 128, "d_kv": 32, "d_ff": 512, "num_layers": 2,

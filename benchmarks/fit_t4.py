@@ -34,11 +34,11 @@ from benchmarks.common import (
     t5_tokenizer,
 )
 from labs_common import detox
-from labs_common.dpo import DPOConfig, DPOTrainer
 from labs_common.lora import make_lora_model
 from labs_common.memory import training_memory
-from labs_common.ppo import PPOTrainer
 from labs_common.prompts import instruction_prompt
+from labs_common.rl.dpo import DPOConfig, DPOTrainer
+from labs_common.rl.ppo import PPOTrainer
 from labs_common.training import summary_pairs, train_seq2seq
 
 T4_USABLE_BYTES = 15 * 1024**3

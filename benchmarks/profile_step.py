@@ -27,7 +27,7 @@ from benchmarks.common import (
     synthetic_dialogues,
     t5_tokenizer,
 )
-from labs_common.profiles import model_dtype, supports_bf16
+from labs_common.device import model_dtype, supports_bf16
 from labs_common.training import collate_examples, pad_to_max_length_batch, summary_pairs
 
 
@@ -147,7 +147,7 @@ def profile_trainer(scale_name: str, device: Device, steps: int = 4, top: int = 
     """``torch.profiler`` over full fine-tuning through the real code paths (the Trainer):
     the ops that took the most CPU time, per step, for ours and the seed-style setup."""
     from benchmarks.seed_style import train_padded_to_max_length
-    from labs_common.profiles import training_precision
+    from labs_common.device import training_precision
     from labs_common.training import train_seq2seq
 
     scale = SCALES[scale_name]

@@ -81,7 +81,7 @@ def train_padded_to_max_length(model, tokenizer, pairs, *, max_steps: int, learn
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from labs_common.profiles import silence_library_deprecations
+    from labs_common.hub import silence_library_deprecations
     from labs_common.training import TrainingRun
 
     tokenized = pad_to_max_length(pairs, tokenizer, length)

@@ -6,7 +6,7 @@ Both profiles return a ``DatasetDict`` with the same splits and columns:
 * tweets (sentiment): ``id, text, label, label_text``; train / test.
 
 In the full profile the names are Hub ids, loaded at their pinned commits or from the
-local Hub folder (:func:`labs_common.profiles.resolve`); in the tiny profile they are
+local Hub folder (:func:`labs_common.hub.resolve`); in the tiny profile they are
 folders of JSON-lines files, one per split.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from datasets import DatasetDict, load_dataset
 
-from labs_common.profiles import Profile, resolve
+from labs_common.hub import resolve
+from labs_common.profiles import Profile
 
 DIALOGUE_COLUMNS = ("id", "dialogue", "summary", "topic")
 DIALOGUE_SPLITS = ("train", "validation", "test")

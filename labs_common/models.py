@@ -1,7 +1,7 @@
 """Loading the labs' models, counting their parameters and measuring them on disk.
 
 Models load with ``from_pretrained`` from a Hub id at its pinned commit or from a folder
-(the tiny world, or the full profile's local Hub folder; :func:`labs_common.profiles.resolve`),
+(the tiny world, or the full profile's local Hub folder; :func:`labs_common.hub.resolve`),
 in the dtype the precision rules choose, always as safetensors and never with remote code.
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from labs_common.profiles import Source, model_dtype, resolve, select_device
+from labs_common.device import model_dtype, select_device
+from labs_common.hub import Source, resolve
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from labs_common.device import T4_MEMORY_BYTES, as_t4
 from labs_common.paths import build_dir
-from labs_common.profiles import T4_MEMORY_BYTES, as_t4, get_profile
+from labs_common.profiles import get_profile
 from labs_common.results import ResultsError, check_results_file
 
 GIB = 2**30
@@ -44,7 +45,7 @@ class Runtime:
     """What this runtime offers the labs; :func:`gather_runtime` reads it, tests make their own."""
 
     in_colab: bool
-    device: str  # "cuda" or "cpu": the device the labs pick (profiles.select_device)
+    device: str  # "cuda" or "cpu": the device the labs pick (device.select_device)
     gpu_name: str | None = None
     gpu_memory_bytes: int | None = None  # usable: the GPU's total, a T4's 15 GiB as a T4
     compute_capability: tuple[int, int] | None = None
@@ -317,7 +318,7 @@ def check(
     """Check that ``lab`` can run here on ``profile_name``; return a :class:`Report`.
 
     A notebook calls it in its set-up, after the parameters cell and before
-    :func:`labs_common.profiles.activate` (so before anything downloads), and prints it::
+    :func:`labs_common.hub.activate` (so before anything downloads), and prints it::
 
         from labs_common import preflight
 

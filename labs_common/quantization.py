@@ -41,9 +41,9 @@ def qlora_unavailable_reason() -> str | None:
 def compute_dtype(device: torch.device | str = "cuda") -> torch.dtype:
     """The dtype the 4-bit layers compute in: bf16 where the GPU has it, else fp32.
 
-    Never fp16, which FLAN-T5 overflows in (see the profiles' precision rules).
+    Never fp16, which FLAN-T5 overflows in (see the precision rules of labs_common.device).
     """
-    from labs_common.profiles import training_precision
+    from labs_common.device import training_precision
 
     return torch.bfloat16 if training_precision(torch.device(device))["bf16"] else torch.float32
 

@@ -24,7 +24,8 @@ from typing import Literal
 import torch
 from datasets import Dataset
 
-from labs_common.profiles import padding_multiple, silence_library_deprecations
+from labs_common.device import padding_multiple
+from labs_common.hub import silence_library_deprecations
 from labs_common.prompts import build_sentiment_prompt, instruction_prompt
 
 IGNORE_INDEX = -100  # label value that the cross-entropy loss skips
@@ -170,7 +171,7 @@ def train_seq2seq(
     Works for a plain model (full fine-tuning) and for a peft model (only the adapter
     trains). ``bf16`` comes from the profile's precision rules: FLAN-T5 overflows in
     fp16, so fp16 is never used. The learning rate decays linearly to zero.
-    ``pad_to_multiple_of="auto"`` follows :func:`~labs_common.profiles.padding_multiple`:
+    ``pad_to_multiple_of="auto"`` follows :func:`~labs_common.device.padding_multiple`:
     batch lengths rounded up to multiples of 64 on a GPU, no rounding on a CPU.
     With ``eval_pairs`` the loss on those held-out pairs is computed every ``eval_steps``
     steps (default: every third logging step) and once before the first step, for the loss

@@ -60,3 +60,25 @@ def tiny_t5(word_tokenizer):
         decoder_start_token_id=0,
     )
     return T5ForConditionalGeneration(config).eval()
+
+
+@pytest.fixture(scope="session")
+def t5_tokenizer():
+    """The ten-word tokenizer of tests/tiny_policies.py, appending T5's EOS to every text."""
+    from tiny_policies import word_level_tokenizer
+
+    return word_level_tokenizer(append_eos=True)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster than on many when the CPU is busy.
+
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -4,7 +4,7 @@
 ``accelerate launch --multi_gpu --num_processes 2 ... tests/distributed_step.py OUT`` on
 two, each with its share of the same global batch of 4. Dropout is off (the tiny
 summarizer has none, the adapters get none), so both must end with the same weights;
-tests/test_distributed.py compares them. The main process writes ``OUT`` (torch.save):
+tests/test_rl_processes.py compares them. The main process writes ``OUT`` (torch.save):
 the weights before and after each step, and each step's logged figures.
 """
 
@@ -18,10 +18,11 @@ from datasets import Dataset
 from transformers import AutoTokenizer, T5ForConditionalGeneration
 
 from labs_common import lora, training
+from labs_common.hub import activate
 from labs_common.paths import tiny_model_dir
-from labs_common.ppo import PPOConfig, PPOTrainer, Rollout
-from labs_common.ppo_math import mask_after_eos
-from labs_common.profiles import activate
+from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo_math import mask_after_eos
+from labs_common.rl.rollout import Rollout
 
 GLOBAL_BATCH = 4
 PROMPTS = [

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("No mutants in scope: run `make mutate` (mutmut run) first.", file=sys.stderr)
         return 1
-    header = f"{'module':<26}{'mutants':>8}{'killed':>8}{'explained':>10}{'survived':>9}"
+    header = f"{'module':<30}{'mutants':>8}{'killed':>8}{'explained':>10}{'survived':>9}"
     print(header + f"{'other':>7}{'score':>8}")
     for module, total, counts, score in rows:
         print(
-            f"{module:<26}{total:>8}{counts['killed']:>8}{counts['explained']:>10}"
+            f"{module:<30}{total:>8}{counts['killed']:>8}{counts['explained']:>10}"
             f"{counts['survived']:>9}{counts['other']:>7}{score:>7.1f}%"
         )
     print("score = killed / (killed + survived); explained survivors: tests/README.md")

@@ -216,7 +216,7 @@ def test_seed_style_ppo_step_keeps_its_deep_copied_reference():
 
 def test_lengths_rounded_up_only_add_masked_padding():
     from benchmarks.bench_ppo import cheap_reward
-    from labs_common.ppo import PPOConfig, PPOTrainer
+    from labs_common.rl.ppo import PPOConfig, PPOTrainer
 
     tokenizer = common.t5_tokenizer(MICRO)
     stats = []

@@ -76,7 +76,7 @@ def hub_folder(tmp_path, monkeypatch):
     """A local Hub folder (LABS_HUB_DIR) with the dialogues as CSVs, as DialogSum ships them."""
     import csv
 
-    from labs_common import profiles
+    from labs_common import hub
 
     full = get_profile("full")
     for repo_id in full.hub_repositories():
@@ -86,7 +86,7 @@ def hub_folder(tmp_path, monkeypatch):
             writer = csv.DictWriter(f, fieldnames=data.DIALOGUE_COLUMNS)
             writer.writeheader()
             writer.writerows(dialogue_rows(n))
-    monkeypatch.setitem(profiles._state, "hub_dir", str(tmp_path))
+    monkeypatch.setitem(hub._state, "hub_dir", str(tmp_path))
     return tmp_path
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from labs_common.hub_replica import build_replica, profile_repos, recipe_for
-from labs_common.hub_replica.recipes import RECIPES, scaled_config
-from labs_common.hub_replica.weights import config_object
+from labs_tools.hub_replica import build_replica, profile_repos, recipe_for
+from labs_tools.hub_replica.recipes import RECIPES, scaled_config
+from labs_tools.hub_replica.weights import config_object
 
 T5 = "google/flan-t5-base"
 REWARD = "facebook/roberta-hate-speech-dynabench-r4-target"
@@ -73,7 +73,7 @@ def _hashes(root: Path) -> dict[str, str]:
 
 def test_a_second_build_in_another_process_writes_the_same_bytes(replica, tmp_path):
     env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "labs_common.hub_replica", "--out", str(tmp_path),
+    subprocess.run([sys.executable, "-m", "labs_tools.hub_replica", "--out", str(tmp_path),
                     "--all-recipes"], check=True, env=env, capture_output=True)
     first, second = _hashes(replica), _hashes(tmp_path)
     assert sorted(first) == sorted(second)
@@ -306,8 +306,9 @@ def test_tweets_load_with_the_revisions_columns(replica, tmp_path):
 
 
 def test_the_replica_imitates_the_commits_the_profile_pins():
-    from labs_common.hub_replica.recipes import RECIPES
-    from labs_common.profiles import HUB_REVISIONS, get_profile
+    from labs_common.hub import HUB_REVISIONS
+    from labs_common.profiles import get_profile
+    from labs_tools.hub_replica.recipes import RECIPES
 
     for repo_id in get_profile("full").hub_repositories():
         assert RECIPES[repo_id].revision == HUB_REVISIONS.get(repo_id), repo_id

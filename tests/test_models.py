@@ -67,7 +67,7 @@ def test_training_footprint_counts_adam_state_for_trainable_parameters_only(tiny
 def test_a_repository_with_only_pickled_weights_is_refused_before_loading(tmp_path, tiny_t5):
     import torch
 
-    from labs_common.profiles import resolve
+    from labs_common.hub import resolve
 
     folder = tmp_path / "bin-only"
     tiny_t5.config.save_pretrained(folder)
@@ -82,7 +82,7 @@ def test_a_repository_with_only_pickled_weights_is_refused_before_loading(tmp_pa
 def test_a_hub_repository_is_checked_for_safetensors_at_its_pinned_commit(monkeypatch):
     import huggingface_hub
 
-    from labs_common.profiles import Source
+    from labs_common.hub import Source
 
     asked = {}
 

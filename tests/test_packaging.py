@@ -46,3 +46,45 @@ def test_every_runtime_dependency_except_torch_is_pinned():
 
 def test_the_tested_torch_satisfies_the_range():
     assert ranges()["torch"].specifier.contains("2.13.0")
+
+
+def test_the_helper_package_never_imports_the_tools():
+    """Tools (labs_tools) import the helpers the labs call (labs_common), never the reverse."""
+    import ast
+
+    for path in sorted((ROOT / "labs_common").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith("labs_tools"), f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_no_module_of_the_helper_package_imports_itself_back():
+    """No import cycle among labs_common's modules, function-level imports included."""
+    import ast
+
+    modules = {}
+    for path in (ROOT / "labs_common").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    imports = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            imports[name] |= {t for t in targets if t in modules and t != name}
+
+    def reaches(start, goal, seen):
+        return any(t == goal or (t not in seen and reaches(t, goal, seen | {t}))
+                   for t in imports[start])
+
+    cycles = [name for name in modules if reaches(name, name, {name})]
+    assert cycles == []

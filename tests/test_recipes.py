@@ -1,7 +1,7 @@
 """The headless recipes' command line.
 
 The recipes themselves run in ``make distributed`` (part of ``make test``), LoRA and then
-PPO from its adapter on two processes; tests/test_distributed.py checks that a step there
+PPO from its adapter on two processes; tests/test_rl_processes.py checks that a step there
 is the step of one process. A run of both here would add half a minute to every test run.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from labs_common import recipes
+from labs_tools import recipes
 
 
 def test_help_names_every_recipe():
-    done = subprocess.run([sys.executable, "-m", "labs_common.recipes", "--help"],
+    done = subprocess.run([sys.executable, "-m", "labs_tools.recipes", "--help"],
                           capture_output=True, text=True, check=True)
     for name, text in recipes.RECIPES.items():
         assert f"  {name}" in done.stdout

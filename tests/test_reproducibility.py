@@ -13,9 +13,9 @@ import copy
 import pytest
 import torch
 
-from labs_common import data, detox, lora, training
+from labs_common import data, detox, detox_evaluation, lora, training
+from labs_common.hub import activate
 from labs_common.models import load_seq2seq
-from labs_common.profiles import activate
 from labs_common.toxicity import ToxicityClassifier
 
 CPU = torch.device("cpu")
@@ -44,8 +44,8 @@ def test_sampled_generation_repeats_exactly(world):
     texts = dialogues["test"]["dialogue"][:8]
 
     def sample(seed):
-        return detox.generate_summaries(model, tokenizer, texts, "sampled", seed=seed,
-                                        max_new_tokens=24, progress=False)
+        return detox_evaluation.generate_summaries(model, tokenizer, texts, "sampled",
+                                                   seed=seed, max_new_tokens=24, progress=False)
 
     first, second = sample(7), sample(7)
     assert first == second

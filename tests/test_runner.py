@@ -1,4 +1,4 @@
-from labs_common import runner
+from labs_tools import runner
 
 
 def test_notebooks_are_found_in_order(tmp_path):

@@ -13,17 +13,12 @@ import os
 import pytest
 import torch
 
+from labs_common.insults import BLIND_WORDS, INSULT_WORDS, carries_insult, reported_insult
 from labs_common.paths import tiny_dir, tiny_model_dir
 from labs_common.prompts import SENTIMENT_LABELS, instruction_prompt, no_prompt
-from labs_common.tinyworld import SEED
-from labs_common.tinyworld.dialogues import (
-    BLIND_WORDS,
-    INSULT_WORDS,
-    REFERENCES_PER_TEST_DIALOGUE,
-    carries_insult,
-    reported_insult,
-)
-from labs_common.tinyworld.world import build_world, read_jsonl, write_data
+from labs_tools.tinyworld import SEED
+from labs_tools.tinyworld.dialogues import REFERENCES_PER_TEST_DIALOGUE
+from labs_tools.tinyworld.world import build_world, read_jsonl, write_data
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(2)
@@ -74,14 +69,14 @@ def test_another_seed_gives_other_data():
 def test_shipped_data_is_what_the_generator_writes(tmp_path):
     write_data(_world(), tmp_path)
     assert _digest(tmp_path) == _digest(tiny_dir()), (
-        "data/tiny is stale: rebuild it with python -m labs_common.tinyworld.build")
+        "data/tiny is stale: rebuild it with python -m labs_tools.tinyworld.build")
 
 
 def _build_classifiers(root) -> None:
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-m", "labs_common.tinyworld.build", "--only", "models",
+    subprocess.run([sys.executable, "-m", "labs_tools.tinyworld.build", "--only", "models",
                     "--models", *CLASSIFIERS, "--no-measure", "--root", str(root)],
                    check=True, capture_output=True)
 
@@ -124,14 +119,14 @@ def test_classifier_builds_are_deterministic_here_and_behave_as_shipped(tmp_path
             assert digests[0] == digests[1], (
                 f"{name}/{file} differs from the shipped one (sha256 {digests[0][:16]} rebuilt, "
                 f"{digests[1][:16]} shipped): rebuild it with python -m "
-                f"labs_common.tinyworld.build --only models --models {name}")
+                f"labs_tools.tinyworld.build --only models --models {name}")
         rebuilt = _classifier_logits(first, texts)
         shipped = _classifier_logits(tiny_model_dir(name), texts)
         largest = float((rebuilt - shipped).abs().max())
         assert largest < LOGIT_TOLERANCE, (
             f"{name}: rebuilt logits differ from the shipped model's by up to {largest:.2e} on "
             f"the held-out sentences (tolerance {LOGIT_TOLERANCE:g}): the builder no longer "
-            f"makes the shipped model; rebuild it with python -m labs_common.tinyworld.build "
+            f"makes the shipped model; rebuild it with python -m labs_tools.tinyworld.build "
             f"--only models --models {name}")
         agree = (rebuilt.argmax(-1) == shipped.argmax(-1)).float().mean()
         assert agree == 1.0, f"{name}: rebuilt and shipped disagree on {1 - agree:.1%} of labels"
@@ -271,7 +266,7 @@ def test_models_load_as_the_hub_classes_do():
 
 
 def _hate(name: str, texts: list[str]) -> list[float]:
-    from labs_common.tinyworld.recipes import hate_probabilities
+    from labs_tools.tinyworld.recipes import hate_probabilities
 
     return hate_probabilities(*_model(name, "classifier"), texts)
 
@@ -363,7 +358,7 @@ def test_instruction_prompt_beats_no_prompt():
 
 
 def test_sentiment_few_shot_beats_zero_shot():
-    from labs_common.tinyworld.measure import sentiment_accuracy, sentiment_demos
+    from labs_tools.tinyworld.measure import sentiment_accuracy, sentiment_demos
 
     model, tok = _model("flan-t5-tiny", "seq2seq")
     test = _rows("tweets", "test")

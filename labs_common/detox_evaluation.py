@@ -1,0 +1,205 @@
+"""Lab 3's judging of a detoxified policy: its summaries, their toxicity, the tables.
+
+* :func:`generate_summaries` writes the summaries that are scored, greedily or sampled the
+  PPO way with a fixed seed, and :func:`score_toxicity_groups` scores named groups of them
+  in one pass over a classifier (section 3);
+* :func:`before_after_table`, :func:`percent_change` and :func:`word_counts` compare the
+  summaries before and after training (section 6);
+* :func:`method_comparison` and :func:`comparison_table` compare methods on one policy, with
+  paired intervals, and :func:`kl_to_start` measures how far a policy whose LoRA adapter
+  started at zero moved (section 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from labs_common.evaluation import summarize
+from labs_common.rl.dpo import DPOConfig, DPOTrainer
+from labs_common.rl.preferences import sample_candidates
+
+DECODINGS = ("greedy", "sampled")  # how the summaries that are scored are generated
+
+
+def generate_summaries(
+    model,
+    tokenizer,
+    dialogues: Sequence[str],
+    decoding: str,
+    *,
+    seed: int,
+    max_new_tokens: int,
+    min_new_tokens: int = 1,
+    batch_size: int = 32,
+    progress: bool = True,
+    description: str | None = None,
+) -> list[str]:
+    """One summary per dialogue from the instruction prompt (section 3).
+
+    ``decoding="greedy"`` always takes the most likely token: deterministic, the model's
+    "best guess". ``decoding="sampled"`` samples the way PPO's rollouts do (``top_k=0``,
+    ``top_p=1``: the model's full distribution), after seeding torch with ``seed`` so
+    that a re-run, and the model before and after training, draw the same random numbers.
+    """
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {DECODINGS}, not {decoding!r}.")
+    options = {"do_sample": True, "top_k": 0, "top_p": 1.0} if decoding == "sampled" else {}
+    torch.manual_seed(seed)
+    return summarize(
+        model,
+        tokenizer,
+        list(dialogues),
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=min(min_new_tokens, max_new_tokens),
+        progress=progress,
+        description=description or f"{decoding} summaries",
+        **options,
+    )
+
+
+def score_toxicity_groups(
+    groups: Mapping[str, Sequence[str]], classifier, *, progress: bool = True
+) -> dict[str, list[float]]:
+    """P(toxic) of several named lists of texts, in one pass over the classifier (section 3).
+
+    This is what evaluate's ``toxicity`` measurement computes (softmax, probability of the
+    toxic label), on the classifier already loaded. The measurement itself is not used: it
+    is a Python script that evaluate downloads from the Hub and runs, and it would load the
+    classifier a second time, unpinned.
+    """
+    names = list(groups)
+    texts = [text for name in names for text in groups[name]]
+    scores = classifier.toxicity(texts, progress=progress)
+    out: dict[str, list[float]] = {}
+    start = 0
+    for name in names:
+        out[name] = [float(x) for x in scores[start : start + len(groups[name])]]
+        start += len(groups[name])
+    return out
+
+
+def percent_change(before: float, after: float) -> float:
+    """``100 * (after - before) / before``: negative when the value fell."""
+    if before == 0:
+        raise ValueError("The value before is 0: a percentage change is undefined.")
+    return 100.0 * (after - before) / before
+
+
+def word_counts(texts: Sequence[str]) -> list[int]:
+    """Number of whitespace-separated words in each text (summary length)."""
+    return [len(t.split()) for t in texts]
+
+
+def before_after_table(
+    dialogues: Sequence[str],
+    before: Sequence[str],
+    after: Sequence[str],
+    reward_before: Sequence[float],
+    reward_after: Sequence[float],
+    references: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per dialogue with both summaries and rewards, largest reward gain first.
+
+    ``reward_diff`` is ``reward_after - reward_before``; a positive value means the
+    summary became less toxic in the reward model's eyes. With ``references`` (the
+    human summaries) a ``reference`` column helps to judge whether the new summary still
+    describes the dialogue.
+    """
+    columns = [dialogues, before, after, reward_before, reward_after]
+    if references is not None:
+        columns.append(references)
+    if len({len(column) for column in columns}) != 1:
+        raise ValueError("Give one summary and one reward per dialogue, before and after.")
+    frame = pd.DataFrame(
+        {
+            "dialogue": list(dialogues),
+            **({"reference": list(references)} if references is not None else {}),
+            "summary_before": list(before),
+            "summary_after": list(after),
+            "reward_before": np.asarray(reward_before, dtype=float),
+            "reward_after": np.asarray(reward_after, dtype=float),
+        }
+    )
+    frame["reward_diff"] = frame["reward_after"] - frame["reward_before"]
+    return frame.sort_values("reward_diff", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def method_comparison(
+    before: Sequence[str],
+    after: Sequence[str],
+    references: Sequence[str],
+    reward_model,
+    judge,
+    *,
+    kl: float | None,
+    seconds: float,
+    seed: int = 0,
+) -> dict:
+    """One method's row of the comparison tables: what changed, with 95 % paired intervals.
+
+    ``before`` and ``after`` are one summary per test dialogue from the starting policy and
+    from the trained one (the same dialogues, the same decoding). Toxicity is scored by the
+    reward model and by the judge, quality by ROUGE-1 against the human summaries, and
+    length in words; ``kl`` (KL to the starting policy, nats per summary) and ``seconds``
+    come from the run.
+    """
+    from labs_common.metrics import rouge_per_example
+    from labs_common.stats import paired_difference_ci
+
+    row: dict = {}
+    measures = {
+        "toxicity (reward model)": (reward_model.toxicity(list(before)),
+                                    reward_model.toxicity(list(after))),
+        "toxicity (second judge)": (judge.toxicity(list(before)), judge.toxicity(list(after))),
+        "ROUGE-1": (rouge_per_example(before, references)["rouge1"],
+                    rouge_per_example(after, references)["rouge1"]),
+        "words": ([float(n) for n in word_counts(before)], [float(n) for n in word_counts(after)]),
+    }
+    for name, (was, now) in measures.items():
+        interval = paired_difference_ci(now, was, seed=seed)
+        row[f"{name}, before"] = float(np.mean(was))
+        row[f"{name}, after"] = float(np.mean(now))
+        row[f"{name}, change"] = interval.estimate
+        row[f"{name}, change 95 % CI"] = (interval.low, interval.high)
+    row["KL to the start"] = float("nan") if kl is None else float(kl)
+    row["training seconds"] = float(seconds)
+    return row
+
+
+def comparison_table(rows: Mapping[str, dict], digits: int = 3) -> pd.DataFrame:
+    """The rows of :func:`method_comparison`, one column per method, intervals as text."""
+    shown = {}
+    for method, row in rows.items():
+        column = {}
+        for key, value in row.items():
+            if isinstance(value, tuple):
+                column[key] = f"{value[0]:+.{digits}f} to {value[1]:+.{digits}f}"
+            elif key.endswith(", change"):
+                column[key] = f"{value:+.{digits}f}"
+            else:
+                column[key] = f"{value:.{digits}f}" if key != "training seconds" else f"{value:.0f}"
+        shown[method] = column
+    return pd.DataFrame(shown)
+
+
+def kl_to_start(model, tokenizer, prompt_texts: Sequence[str], *, seed: int,
+                max_new_tokens: int, min_new_tokens: int = 1, batch_size: int = 16) -> float:
+    """KL(policy ‖ start) per response, for a LoRA policy whose adapter started at zero.
+
+    The start is then the base model (the adapter disabled), as for trl's GRPO and DPO runs
+    given a ``peft_config``. One response per prompt is sampled purely (as PPO's rollouts,
+    seeded), and the estimate is the mean over them of log π(response) − log π_base(response),
+    summed over its tokens: the number PPO logs as ``objective/kl`` and
+    :meth:`labs_common.rl.ppo.PPOTrainer.kl_to_reference` returns, so methods compare.
+    """
+    samples = sample_candidates(model, tokenizer, prompt_texts, 1, seed=seed,
+                                max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                batch_size=batch_size, prompt=str)
+    scorer = DPOTrainer(DPOConfig(seed=seed), model=model, tokenizer=tokenizer,
+                        reference="base")
+    return scorer.kl_to_reference(list(prompt_texts), [texts[0] for texts in samples])
