@@ -9,6 +9,7 @@
 * :func:`as_t4` and :func:`emulate_t4`: run on a bigger GPU as on a Colab T4
   (``LABS_AS_T4=1``: fp32, TF32 off, 15 GiB of memory).
 * :func:`padding_multiple`: round padded lengths up on a GPU, where each new shape costs time.
+* :func:`cpu_threads` and :func:`set_cpu_threads`: how many threads torch's CPU kernels use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,37 @@ import torch
 # Set (to 1) on a bigger GPU to run as on a Colab T4: fp32, TF32 off, 15 GiB of memory.
 T4_VARIABLE = "LABS_AS_T4"
 T4_MEMORY_BYTES = 15 * 2**30
+
+
+def cpu_threads(profile_name: str, environ: dict | None = None) -> int | None:
+    """The thread count for torch's CPU kernels, or None to keep torch's own choice.
+
+    ``OMP_NUM_THREADS``, when set, decides (torch reads it too): it is the way to ask for
+    more threads on an idle machine. Otherwise the tiny profile takes one
+    thread: its matrices are so small that a second thread saves little, and when another
+    process shares the cores (a notebook server, a second lab, CI) the threads of one
+    operation wait for each other at every barrier, which made Lab 2 ten times slower on a
+    busy 2-core machine. The full profile keeps torch's default (one per core).
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("OMP_NUM_THREADS", "").strip()
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            raise ValueError(f"OMP_NUM_THREADS={value!r} is not a whole number.") from None
+        if threads < 1:
+            raise ValueError(f"OMP_NUM_THREADS={value!r}: give at least 1 thread.")
+        return threads
+    return 1 if profile_name == "tiny" else None
+
+
+def set_cpu_threads(profile_name: str) -> int:
+    """Apply :func:`cpu_threads` to torch and return the count torch now uses."""
+    threads = cpu_threads(profile_name)
+    if threads is not None and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def select_device() -> torch.device:

@@ -72,3 +72,31 @@ def test_the_device_is_the_gpu_when_there_is_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device.select_device() == torch.device("cuda")
     assert not device.supports_bf16("cpu")
+
+
+def test_tiny_takes_one_cpu_thread_and_full_keeps_torchs_choice():
+    assert device.cpu_threads("tiny", environ={}) == 1
+    assert device.cpu_threads("full", environ={}) is None
+    assert device.cpu_threads("tiny", environ={"OMP_NUM_THREADS": ""}) == 1  # set but empty
+
+
+def test_omp_num_threads_decides_on_every_profile():
+    assert device.cpu_threads("tiny", environ={"OMP_NUM_THREADS": "4"}) == 4
+    assert device.cpu_threads("full", environ={"OMP_NUM_THREADS": " 2 "}) == 2
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused(value):
+    with pytest.raises(ValueError, match="OMP_NUM_THREADS"):
+        device.cpu_threads("tiny", environ={"OMP_NUM_THREADS": value})
+
+
+def test_set_cpu_threads_applies_the_choice(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        assert device.set_cpu_threads("tiny") == 1 == torch.get_num_threads()
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert device.set_cpu_threads("tiny") == 2 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,84 @@
+"""The set-up every lab starts with, in one call: :func:`start`.
+
+It checks the runtime against what the lab needs before anything downloads
+(:mod:`labs_common.preflight`), prepares the profile (:func:`labs_common.hub.activate`,
+with the parameters cell's overrides), picks the device and the CPU thread count, seeds
+every random generator, and prints one block that says all of it::
+
+    lab = session.start("lab2", profile_name, hub_dir, settings_overrides, seed)
+    profile, settings, device = lab.profile, lab.settings, lab.device
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from labs_common import preflight
+from labs_common.device import model_dtype, select_device, set_cpu_threads, training_precision
+from labs_common.hub import activate
+from labs_common.profiles import Profile
+from labs_common.results import library_versions
+
+
+@dataclass
+class Session:
+    """What a lab's set-up decided: the profile, this lab's settings, device and precision."""
+
+    lab: str
+    profile: Profile
+    device: torch.device
+    seed: int
+    threads: int
+    bf16: bool
+    report: preflight.Report
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def settings(self):
+        """This lab's settings on the profile (``profile.lab2`` for Lab 2, ...)."""
+        return getattr(self.profile, self.lab)
+
+    def seconds(self) -> float:
+        """Seconds since the set-up, for the lab's closing line."""
+        return time.perf_counter() - self.started
+
+    def settings_table(self):
+        """This lab's settings as a one-column pandas table."""
+        import pandas as pd
+
+        return pd.Series(asdict(self.settings), dtype=object,
+                         name=f"{self.lab} settings ({self.profile.name})").to_frame()
+
+    def describe(self) -> str:
+        weights = model_dtype(self.device, trainable=True)
+        return (f"profile: {self.profile.name}   device: {self.device}   weights: {weights}   "
+                f"bf16 autocast: {self.bf16}   CPU threads: {self.threads}   seed: {self.seed}\n"
+                f"{library_versions()}")
+
+
+def start(lab: str, profile_name: str | None = None, hub_dir: str | None = None,
+          settings_overrides: dict | None = None, seed: int = 42, *,
+          quiet: bool = False) -> Session:
+    """Set up ``lab`` (``"lab1"`` to ``"lab4"``) on ``profile_name``; print what was chosen.
+
+    Raises :class:`labs_common.preflight.PreflightError` (saying what to do) before anything
+    downloads when the runtime cannot run the lab on this profile, and
+    :class:`labs_common.profiles.ProfileError` when the profile's models or data cannot be
+    reached.
+    """
+    from transformers import set_seed
+
+    report = preflight.check(profile_name, lab, settings_overrides=settings_overrides)
+    profile = activate(profile_name, hub_dir).with_settings(**(settings_overrides or {}))
+    device = select_device()
+    threads = set_cpu_threads(profile.name)
+    set_seed(seed)
+    session = Session(lab=lab, profile=profile, device=device, seed=seed, threads=threads,
+                      bf16=training_precision(device)["bf16"], report=report)
+    if not quiet:
+        print(report)
+        print(session.describe())
+    return session

@@ -1,0 +1,39 @@
+"""The set-up every lab starts with (labs_common.session): preflight first, then the profile,
+device, CPU threads and seed, printed in one block."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labs_common import preflight, session
+
+
+def test_start_prepares_the_tiny_profile_and_says_what_it_chose(monkeypatch, capsys):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    threads = torch.get_num_threads()
+    try:
+        lab = session.start("lab2", "tiny", settings_overrides={"lab2": {"lora_steps": 7}},
+                            seed=5)
+    finally:
+        torch.set_num_threads(threads)
+    shown = capsys.readouterr().out
+    assert lab.profile.name == "tiny" and lab.settings.lora_steps == 7
+    assert lab.settings is lab.profile.lab2 and lab.threads == 1 and lab.seed == 5
+    assert shown.startswith("preflight: lab2 on the tiny profile")
+    assert "CPU threads: 1" in shown and "seed: 5" in shown
+    assert lab.settings_table().loc["lora_steps"].iloc[0] == 7
+    assert lab.seconds() >= 0
+
+
+def test_a_failed_preflight_stops_before_the_profile_is_activated(monkeypatch):
+    activated = []
+
+    def refuse(*args, **kwargs):
+        raise preflight.PreflightError("switch the runtime to a GPU")
+
+    monkeypatch.setattr(session.preflight, "check", refuse)
+    monkeypatch.setattr(session, "activate", lambda *a, **k: activated.append(a))
+    with pytest.raises(preflight.PreflightError, match="switch the runtime"):
+        session.start("lab3", "full")
+    assert activated == []
