@@ -26,3 +26,30 @@ def ratio(a: float, b: float) -> str:
         return "undefined (the second is 0)"
     factor = a / b
     return "about the same as" if abs(factor - 1) < 0.05 else f"{factor:.1f} times"
+
+
+def curve(values, name: str = "the loss") -> str:
+    """One sentence on a curve's shape, from its numbers: where it started and ended, whether
+    it rose before falling, and how much of its fall came in the first quarter of the steps.
+
+    ``values`` are the curve's points in order (numbers, or ``(step, value)`` pairs). A
+    paragraph that says "the loss falls fast, then flattens" is true of one run; this
+    sentence is true of the run above it.
+    """
+    points = [v[1] if isinstance(v, (tuple, list)) else v for v in values]
+    if len(points) < 2:
+        return f"{name}: too few points to describe."
+    first, last = float(points[0]), float(points[-1])
+    quarter = max(1, len(points) // 4)
+    peak = max(points[: quarter + 1])
+    text = f"{name} went from {first:.3g} to {last:.3g}"
+    if last >= first:
+        return text + ": it did not fall."
+    if peak > first * 1.05:
+        text += f", rising first (to {peak:.3g}) before it fell"
+    early = (first - float(points[quarter])) / (first - last)
+    if early >= 0.6:
+        return text + (f"; {early:.0%} of the fall came in the first quarter of the steps, "
+                       "then it flattened.")
+    return text + (f"; only {max(early, 0):.0%} of the fall came in the first quarter of the "
+                   "steps: it kept falling through the run.")

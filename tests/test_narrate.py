@@ -13,3 +13,18 @@ def test_ratio_in_words():
     assert narrate.ratio(2.8, 1.0) == "2.8 times"
     assert narrate.ratio(1.01, 1.0) == "about the same as"
     assert narrate.ratio(1.0, 0.0).startswith("undefined")
+
+
+def test_curve_says_whether_a_loss_fell_fast_then_flattened():
+    fast = narrate.curve([(0, 4.0), (10, 1.5), (20, 1.2), (30, 1.1), (40, 1.05)])
+    assert fast.startswith("the loss went from 4 to 1.05")
+    assert "85% of the fall came in the first quarter" in fast and "flattened" in fast
+    steady = narrate.curve([4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5])
+    assert "only 29% of the fall" in steady and "kept falling" in steady
+
+
+def test_curve_says_when_it_rose_first_or_never_fell():
+    rose = narrate.curve([2.0, 3.0, 2.5, 1.5, 1.0, 0.9, 0.8, 0.7], name="the training loss")
+    assert rose.startswith("the training loss went from 2 to 0.7, rising first (to 3)")
+    assert narrate.curve([1.0, 1.2, 1.1]).endswith("it did not fall.")
+    assert "too few points" in narrate.curve([1.0])
