@@ -14,7 +14,7 @@ REPLICA_SCALE ?= ci
 REPLICA := build/hub-replica-$(REPLICA_SCALE)
 
 .PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate \
-	distributed oldest newest
+	distributed oldest newest robustness
 
 install: $(INSTALLED)
 
@@ -33,8 +33,13 @@ tiny-world: install
 labs: install tiny-world
 	LABS_PROFILE=$(PROFILE) $(BIN)/python -m labs_tools.runner --profile $(PROFILE)
 
+# The unit tests, then the labs (nbval, tiny profile) under numerics other than this
+# machine's default: one thread, AVX2 kernels, MKL's reproducible code path. The tiny
+# world's lessons must hold on any CPU, so CI checks them on one it was not built on.
+OTHER_NUMERICS := OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE
 test: install tiny-world lint
-	LABS_PROFILE=tiny $(BIN)/python -m pytest
+	LABS_PROFILE=tiny $(BIN)/python -m pytest tests
+	$(OTHER_NUMERICS) LABS_PROFILE=tiny $(BIN)/python -m pytest notebooks
 	$(MAKE) --no-print-directory distributed
 	$(MAKE) --no-print-directory rehearse
 
@@ -85,6 +90,13 @@ bench: install
 
 clean:
 	rm -rf build
+
+# The tiny labs under a matrix of CPU numerics (threads, ISA, MKL) and seeds, every claim's
+# margin per variant: build/robustness/results.json and table.md. Hours on 2 cores for the
+# whole matrix; ROBUSTNESS_FLAGS narrows it, e.g. "--only lab3 --variants ci seed-7".
+ROBUSTNESS_FLAGS ?= --jobs 1
+robustness: install tiny-world
+	$(BIN)/python -m labs_tools.robustness $(ROBUSTNESS_FLAGS)
 
 # The two ends of pyproject.toml's ranges, each in an environment of its own
 # (build/venv-oldest, build/venv-newest; torch stays at the 2.13.0 CPU wheel): the unit tests

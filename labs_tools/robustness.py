@@ -11,7 +11,7 @@ another machine's numerics on this one, by running the labs headless once per *v
   (the ``default-env`` variant: nothing set);
 * ``MKL_CBWR=COMPATIBLE`` (MKL's conditional numerical reproducibility mode);
 * the three combined, as CI's extra run does;
-* other seeds of every lab's training (``seed-1``, ``seed-2``; the labs' own is 42).
+* other seeds of every lab's training (``seed-7``, ``seed-8``; the labs' own is 42).
 
 For each variant it executes the notebooks in order (a lab whose checks fail is recorded
 and the next one still runs: Lab 3 needs Lab 2's adapter, saved before Lab 2's checks),
@@ -28,7 +28,7 @@ minutes on an idle machine; ``--jobs 2`` runs two variants side by side, single-
 Subsets::
 
     python -m labs_tools.robustness                        # every variant, every lab
-    python -m labs_tools.robustness --only lab2 lab3 --variants threads-1 seed-1 --jobs 2
+    python -m labs_tools.robustness --only lab2 lab3 --variants threads-1 seed-7 --jobs 2
     python -m labs_tools.robustness --report               # rebuild the table from disk
 """
 
@@ -74,8 +74,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             about="MKL's reproducible, instruction-set-neutral paths"),
     Variant("ci", {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2",
                    "MKL_CBWR": "COMPATIBLE"}, about="the three together, as CI's extra run"),
-    Variant("seed-1", {}, seed=1, about="every lab's training seeded with 1"),
-    Variant("seed-2", {}, seed=2, about="every lab's training seeded with 2"),
+    Variant("seed-7", {}, seed=7, about="every lab's training seeded with 7"),
+    Variant("seed-8", {}, seed=8, about="every lab's training seeded with 8"),
 )}
 
 
@@ -169,7 +169,8 @@ def worker(variant: Variant, root: Path, only: Sequence[str] | None = None) -> d
         try:
             papermill.execute_notebook(
                 str(notebook), str(labs_out / notebook.name),
-                parameters={"profile_name": "tiny", "seed": variant.seed},
+                parameters={"profile_name": "tiny", "seed": variant.seed,
+                            "check_claims": False},  # every claim's margin is read below
                 cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
                 log_output=False)
         except Exception as exc:  # a failed check cell, or a crash: recorded, not fatal

@@ -308,24 +308,6 @@ def first_error_line(text: str, limit: int = 200) -> str | None:
     return found if len(found) <= limit else found[: limit - 1] + "…"
 
 
-def without_tiny_claims(notebook: dict) -> tuple[dict, int]:
-    """A copy of a notebook without the code cells that assert the tiny world's claims.
-
-    Those cells (``if profile.name == "tiny":`` followed by asserts) check what the full
-    tiny budget shows; a shortened run cannot meet them. Returns the copy and how many
-    cells were left out.
-    """
-    kept = []
-    for cell in notebook["cells"]:
-        source = "".join(cell.get("source", ""))
-        if (cell.get("cell_type") == "code"
-                and source.lstrip().startswith('if profile.name == "tiny":')
-                and "assert " in source):
-            continue
-        kept.append(cell)
-    return {**notebook, "cells": kept}, len(notebook["cells"]) - len(kept)
-
-
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -574,10 +556,8 @@ def unit_tests(run: Run, deselect: dict[str, str], tests: list[str]) -> Check:
 
 def lab1(run: Run) -> Check:
     start = time.perf_counter()
-    runner = ("labs_tools.runner" if (REPO_ROOT / "labs_tools" / "runner.py").exists()
-              else "labs_common.runner")
-    code, output = run.command([run.python, "-m", runner, "--profile", "tiny", "--only", "lab1"],
-                               "lab1.log")
+    code, output = run.command([run.python, "-m", "labs_tools.runner", "--profile", "tiny",
+                                "--only", "lab1"], "lab1.log")
     seconds = time.perf_counter() - start
     if code:
         return Check("Lab 1 (tiny)", False, "failed", seconds,
@@ -586,14 +566,14 @@ def lab1(run: Run) -> Check:
 
 
 def lab3_short(run: Run) -> Check:
+    """Lab 3 on tiny, shortened by :data:`LAB3_SHORT`; its claims are reported, not enforced
+    (``check_claims=False``): a shortened run cannot meet what the full tiny budget shows."""
     start = time.perf_counter()
-    notebook = json.loads((REPO_ROOT / "notebooks" / "lab3_ppo_detox.ipynb").read_text())
-    short, dropped = without_tiny_claims(notebook)
-    source = run.out / "lab3_short.ipynb"
-    source.write_text(json.dumps(short, indent=1))
+    source = REPO_ROOT / "notebooks" / "lab3_ppo_detox.ipynb"
     executed = run.out / "labs-build" / "lab3_ppo_detox.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    parameters = {"profile_name": "tiny", "settings_overrides": LAB3_SHORT}
+    parameters = {"profile_name": "tiny", "settings_overrides": LAB3_SHORT,
+                  "check_claims": False}
     code, output = run.command(
         [run.venv / "bin" / "papermill", source, executed, "--cwd", REPO_ROOT / "notebooks",
          "-k", "python3", "--no-progress-bar", "-y", json.dumps(parameters)], "lab3.log")
@@ -602,7 +582,7 @@ def lab3_short(run: Run) -> Check:
     if code:
         return Check(name, False, "failed", seconds, first_error_line(output)
                      or f"exit status {code}")
-    return Check(name, True, f"ok, {dropped} claim cell left out", seconds)
+    return Check(name, True, "ok, claims reported only", seconds)
 
 
 def run_end(end: str, venv: Path, out: Path, reuse: bool, tests: list[str],
