@@ -28,7 +28,7 @@ T5_SCHEDULE = Schedule(steps=1600, batch_size=32, learning_rate=1e-3, warmup_ste
                        per_example_loss=True)
 LLAMA_CORPUS_SIZE = 8000
 LLAMA_SCHEDULE = Schedule(steps=600, batch_size=32, learning_rate=2e-3, warmup_steps=30)
-REWARD_SCHEDULE = Schedule(steps=125, batch_size=32, learning_rate=1e-3, warmup_steps=10)
+REWARD_SCHEDULE = Schedule(steps=375, batch_size=32, learning_rate=1e-3, warmup_steps=10)
 JUDGE_SCHEDULE = Schedule(steps=125, batch_size=32, learning_rate=1e-3, warmup_steps=10)
 
 Log = Callable[[str], None]
