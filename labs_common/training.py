@@ -13,17 +13,22 @@ share of every batch, and the loss is the mean over the tokens of all processes.
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
 from datasets import Dataset
+from transformers import TrainerCallback
 
+from labs_common import checkpoints
 from labs_common.device import padding_multiple
 from labs_common.hub import silence_library_deprecations
 from labs_common.prompts import build_sentiment_prompt, instruction_prompt
@@ -165,6 +170,9 @@ def train_seq2seq(
     pad_to_multiple_of: int | None | Literal["auto"] = "auto",
     eval_pairs: Dataset | None = None,
     eval_steps: int | None = None,
+    checkpoint_dir: str | Path | None = None,
+    save_steps: int | None = None,
+    log: Callable[[str], None] = print,
 ) -> TrainingRun:
     """Fine-tune ``model`` in place on ``pairs`` with ``Seq2SeqTrainer`` (Lab 2, sections 4–5).
 
@@ -179,6 +187,13 @@ def train_seq2seq(
     Under ``accelerate launch`` ``batch_size`` is per process, and the loss is
     :func:`token_mean_loss`, the mean over the target tokens of all processes (one process
     keeps the model's own loss).
+
+    With ``checkpoint_dir`` the run survives a disconnect: the Trainer saves a checkpoint
+    there every ``save_steps`` steps (default: a fifth of the run) and after the last, each
+    sealed by :func:`labs_common.checkpoints.seal`; called again with the same folder and
+    settings, it resumes from the newest good checkpoint (the Trainer restores weights,
+    optimizer, schedule, random generators and its place in the data), and a run that
+    finished is loaded, not retrained. Other settings than the folder's start over.
     """
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
@@ -192,9 +207,19 @@ def train_seq2seq(
     on_gpu = torch.cuda.is_available()
     if pad_to_multiple_of == "auto":
         pad_to_multiple_of = padding_multiple("cuda" if on_gpu else "cpu")
+    resume = None
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        save_steps = save_steps or max(1, max_steps // 5)
+        fingerprint = {"max_steps": max_steps, "learning_rate": learning_rate,
+                       "batch_size": batch_size, "warmup_steps": warmup_steps,
+                       "weight_decay": weight_decay, "seed": seed, "examples": len(pairs),
+                       "start": checkpoints.weights_signature(
+                           p for p in model.parameters() if p.requires_grad)}
+        resume = _resumable(checkpoint_dir, fingerprint, max_steps, log)
     with tempfile.TemporaryDirectory() as scratch:
         args = Seq2SeqTrainingArguments(
-            output_dir=output_dir or scratch,
+            output_dir=str(checkpoint_dir or output_dir or scratch),
             max_steps=max_steps,
             per_device_train_batch_size=batch_size,
             learning_rate=learning_rate,
@@ -202,7 +227,9 @@ def train_seq2seq(
             weight_decay=weight_decay,
             lr_scheduler_type="linear",
             logging_steps=logging_steps,
-            save_strategy="no",
+            save_strategy="steps" if checkpoint_dir is not None else "no",
+            save_steps=save_steps or 500,
+            save_total_limit=2 if checkpoint_dir is not None else None,
             report_to="none",
             seed=seed,
             data_seed=seed,
@@ -226,6 +253,7 @@ def train_seq2seq(
             ),
             processing_class=tokenizer,
             compute_loss_func=token_mean_loss if args.world_size > 1 else None,
+            callbacks=[_SealCheckpoints()] if checkpoint_dir is not None else None,
         )
         if not progress:  # without a progress bar the trainer would print every log line
             from transformers.trainer_callback import PrinterCallback
@@ -239,7 +267,7 @@ def train_seq2seq(
         with warnings.catch_warnings():
             silence_library_deprecations()
             start_loss = trainer.evaluate()["eval_loss"] if evaluated is not None else None
-            trainer.train()
+            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - start
     history = list(trainer.state.log_history)
     losses = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
@@ -257,6 +285,44 @@ def train_seq2seq(
         gpu_memory_before_bytes=memory_before,
         eval_losses=eval_losses,
     )
+
+
+class _SealCheckpoints(TrainerCallback):
+    """Seal each checkpoint once the Trainer has written it, and save one after the last step."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            checkpoints.seal(folder, state.global_step)
+
+
+RUN_FILE = "run.json"  # a checkpoint folder's settings: a resumed run must have the same
+
+
+def _resumable(folder: Path, fingerprint: dict, max_steps: int,
+               log: Callable[[str], None]) -> Path | None:
+    """The checkpoint a run with ``fingerprint`` resumes from (None: start), saying which."""
+    run_file = folder / RUN_FILE
+    if run_file.is_file() and json.loads(run_file.read_text()) != fingerprint:
+        log(f"{folder} holds a run with other settings: starting over (its checkpoints are "
+            "removed).")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(fingerprint, indent=1))
+    found = checkpoints.latest(folder, log)
+    if found is None:
+        return None
+    step = checkpoints.step_of(found)
+    if step >= max_steps:
+        log(f"This run finished earlier ({max_steps} steps): its weights and losses are loaded "
+            f"from {found}, not retrained. Delete that folder to train again.")
+    else:
+        log(f"Resuming from step {step} of {max_steps} ({found}).")
+    return found
 
 
 def lab2_lora_budget(profile) -> dict:
