@@ -2,15 +2,18 @@
 ``tests/test_<module>.py`` (``tests/test_rl_<module>.py`` for :mod:`labs_common.rl`).
 
 Setting up a lab
+    session           a lab's first call: preflight, profile, device, threads, seed
+    preflight         what this runtime offers against what the lab needs, before downloads
     profiles          the tiny and full profiles: models, datasets and every lab's sizes
     hub               where models and data load from (pinned Hub commits, a local Hub
-                      folder, disk), and ``activate``, a notebook's first call
-    device            the device, the dtype and mixed precision; T4 emulation
+                      folder, disk), and ``activate``, which ``session.start`` calls
+    device            the device, the dtype, mixed precision, CPU threads; T4 emulation
     paths             where data is read and results, adapters and runs are written
     colab             installing on Colab, keeping results in Google Drive
-    results           recording each lab's figures into ``results.json``
+    results           recording each lab's figures into ``results-<profile>.json``
+    checkpoints       checkpoints that survive a disconnect: written whole, checked, resumed
 
-Data, prompts and models (Labs 1-3)
+Data, prompts and models (every lab)
     data              the dialogue and tweet datasets, from the Hub or ``data/``
     prompts           prompt templates, few-shot builders, the prompt-token budget
     models            loading models, counting parameters, size on disk and GPU memory
@@ -28,7 +31,8 @@ Fine-tuning (Lab 2)
     quantization      QLoRA on a 4-bit base, on a CUDA GPU
     memory            an estimate of training memory from parameter counts
 
-Detoxification (Lab 3)
+Detoxification and preference optimization (Labs 3 and 4)
+    start_policy      the policies the RL labs start from: Lab 2's adapter, Lab 3's PPO policy
     toxicity          the toxicity classifiers: logits, P(hate), the PPO reward
     insults           the tiny world's insult words and how a summary reports one
     detox             the PPO detoxification run: loop, live statistics, statistics guide

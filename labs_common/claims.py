@@ -20,10 +20,11 @@ on a ``results.json`` written long ago or on another machine.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-LABS = ("lab1", "lab2", "lab3")
+LABS = ("lab1", "lab2", "lab3", "lab4")
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ def lab1(results: Mapping) -> list[Claim]:
                "The instruction's ROUGE-1 gain is larger than the test sample's noise "
                "(the low end of its 95 % interval is above 0).", low, 0.0, strict=True),
         _claim("lab1", "generation_settings_change_the_text",
-               "At least 4 of the 8 generation settings write different summaries.",
-               results["generation"]["distinct_outputs"], 4),
+               "The 8 generation settings write at least 3 different summaries.",
+               results["generation"]["distinct_outputs"], 3),
     ]
 
 
@@ -126,12 +127,17 @@ def _change_high(entry: Mapping, measure: str = "toxicity_mean") -> float:
 
 
 def lab3(results: Mapping) -> list[Claim]:
-    """Lab 3, RL detoxification: PPO lowers toxicity, keeps ROUGE, and is checked."""
-    toxicity = results["toxicity_mean"]
-    rouge1 = results["rouge1"]
-    judge = results["second_judge"]["toxicity_mean"]
-    hacking = results["hacking"]
+    """Lab 3, RL detoxification: PPO lowers toxicity, keeps ROUGE, and is checked.
+
+    PPO's claims rest on every run the lab made from the same start (the main run and the
+    seed runs, ``results["runs"]``, as :func:`labs_common.detox_evaluation.runs_summary`
+    returns them): one run is a draw whose size varies with the seed and the machine's
+    arithmetic, while the mean over runs is what the lab can state as a fact.
+    """
+    runs = results["runs"]
+    mean, ci, count = runs["mean"], runs["ci"], runs["count"]
     kl = results["kl"]["step0"]
+    over = f"on the mean over {count} PPO runs"
     out = [
         _claim("lab3", "kl_to_start_is_zero_at_step_0",
                "Before any update, the KL to the starting policy is 0 (below 1e-4).",
@@ -140,44 +146,66 @@ def lab3(results: Mapping) -> list[Claim]:
                "Before any update, the KL to the base model without adapter is clearly above 0 "
                "(above 0.01).", kl["to_base"], 0.01, strict=True),
         _claim("lab3", "reward_is_graded",
-               "The reward model grades summaries: at least 15 % of the before-PPO summaries "
-               "score P(hate) between 0.1 and 0.9.",
-               results["reward_model"]["middle_share"], 0.15),
+               "The reward model grades text: at least 15 % of the human summaries of the test "
+               "dialogues score P(hate) between 0.1 and 0.9.",
+               results["reward_model"]["reference_middle_share"], 0.15),
         _claim("lab3", "ppo_cuts_toxicity",
-               "PPO cuts the summaries' mean toxicity by at least 20 %.",
-               1 - toxicity["after"] / toxicity["before"], 0.20),
+               f"PPO cuts the summaries' mean toxicity by at least 20 % {over}.",
+               mean["cut"], 0.20),
+        _claim("lab3", "ppo_cuts_toxicity_in_every_run",
+               "Every PPO run cuts the summaries' mean toxicity (by more than 0 %).",
+               min(r["cut"] for r in runs["runs"].values()), 0.0, strict=True),
         _claim("lab3", "ppo_drop_beyond_noise",
-               "The toxicity drop is larger than the test sample's noise (the high end of its "
-               "95 % interval is below 0).", _change_high(results), 0.0, at_least=False,
+               f"The toxicity drop {over} is larger than the test sample's noise (the high end "
+               "of its 95 % interval is below 0).", ci["toxicity"][1], 0.0, at_least=False,
                strict=True),
         _claim("lab3", "ppo_keeps_rouge",
-               "Detoxifying costs at most 0.05 ROUGE-1.",
-               rouge1["after"] - rouge1["before"], -0.05),
+               f"Where the human summary is clean, detoxifying costs at most 0.05 ROUGE-1 {over}.",
+               mean["rouge1_clean_change"], -0.05),
         _claim("lab3", "judge_sees_a_drop",
-               "A second classifier that PPO never saw also sees toxicity fall.",
-               judge["before"] - judge["after"], 0.0, strict=True),
+               f"A second classifier that PPO never saw also sees toxicity fall, {over}.",
+               mean["judge_drop"], 0.0, strict=True),
         _claim("lab3", "judge_catches_reward_hacking",
-               "The judge sees less improvement than the reward model: the policy learns part "
-               "of the reward model's blind spot.",
-               (hacking["reward_model"]["toxicity_mean"]["before"]
-                - hacking["reward_model"]["toxicity_mean"]["after"])
-               - (hacking["second_judge"]["toxicity_mean"]["before"]
-                  - hacking["second_judge"]["toxicity_mean"]["after"]), 0.0, strict=True),
+               f"The judge sees less improvement than the reward model, {over}, by more than "
+               "the test sample's noise: the policy learns part of the reward model's blind "
+               "spot.", ci["hack_gap"][0], 0.0, strict=True),
     ]
-    if "dpo" in results:
-        out.append(_claim("lab3", "dpo_lowers_toxicity",
-                          "DPO on the reward model's preference pairs lowers toxicity by more "
-                          "than the test sample's noise.", _change_high(results["dpo"]), 0.0,
-                          at_least=False, strict=True))
+    out.append(_claim("lab3", "ppo_step_by_hand_is_the_trainers",
+                      "One PPO step computed by hand from the package's functions leaves the "
+                      "same adapter as the trainer's own step from the same state (largest "
+                      "difference below 1e-5).",
+                      results["ppo_by_hand"]["largest_weight_difference"], 1e-5,
+                      at_least=False, strict=True))
+    return out
+
+
+def lab4(results: Mapping) -> list[Claim]:
+    """Lab 4, preference optimization: the DPO loss by hand, DPO and GRPO lower toxicity."""
+    loss = results["dpo_loss"]
+    out = [
+        _claim("lab4", "dpo_loss_starts_at_log_2",
+               "Before any update the DPO loss is log 2 (within 1e-5).",
+               abs(loss["at_start"]["by_hand"] - math.log(2)), 1e-5, at_least=False,
+               strict=True),
+        _claim("lab4", "dpo_loss_by_hand_is_the_packages",
+               "The DPO loss written in the notebook equals the package's, before and after "
+               "training (within 1e-5).",
+               max(abs(loss[when]["by_hand"] - loss[when]["package"])
+                   for when in ("at_start", "after")), 1e-5, at_least=False, strict=True),
+        _claim("lab4", "dpo_lowers_toxicity",
+               "DPO on the reward model's preference pairs lowers toxicity by more than the "
+               "test sample's noise.", _change_high(results["dpo"]), 0.0, at_least=False,
+               strict=True),
+    ]
     causal = results.get("causal")
     if causal:
         for method, label in (("ppo_ours", "PPO"), ("grpo_trl", "GRPO (trl)"),
                               ("dpo_trl", "DPO (trl)")):
-            out.append(_claim("lab3", f"causal_{method}_lowers_toxicity",
+            out.append(_claim("lab4", f"causal_{method}_lowers_toxicity",
                               f"On the decoder-only policy, {label} lowers toxicity by more "
                               "than the test sample's noise.", _change_high(causal[method]),
                               0.0, at_least=False, strict=True))
-        out.append(_claim("lab3", "two_dpo_implementations_agree",
+        out.append(_claim("lab4", "two_dpo_implementations_agree",
                           "trl's DPOTrainer and labs_common's, on the same pairs with the same "
                           "settings, end within 0.05 toxicity of each other.",
                           abs(causal["dpo_trl"]["toxicity_mean"]["after"]
@@ -186,7 +214,7 @@ def lab3(results: Mapping) -> list[Claim]:
     return out
 
 
-CLAIMS = {"lab1": lab1, "lab2": lab2, "lab3": lab3}
+CLAIMS = {"lab1": lab1, "lab2": lab2, "lab3": lab3, "lab4": lab4}
 
 
 def of_results(results: Mapping, labs: Iterable[str] = LABS) -> list[Claim]:

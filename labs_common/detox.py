@@ -5,6 +5,9 @@ seed spread, the runs that game the reward model, the causal policy's run):
 
 * :func:`ppo_config` turns the profile's :class:`~labs_common.profiles.Lab3Settings` into
   a :class:`~labs_common.rl.ppo.PPOConfig`;
+* :func:`targeted_dialogues` keeps the training dialogues whose summaries by the starting
+  policy the reward model finds most toxic: PPO trains where there is something to fix;
+  :func:`choose_ppo_dialogues` writes and scores those summaries and applies it;
 * :func:`prompt_batches` draws the training prompts, shuffled, one batch per step;
 * :func:`run_ppo` is the PPO loop (sample, score, update, log) around
   :class:`~labs_common.rl.ppo.PPOTrainer`, and :class:`PPORun` what it returns;
@@ -17,13 +20,18 @@ Scoring the summaries before and after is :mod:`labs_common.detox_evaluation`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from labs_common import checkpoints
 from labs_common.profiles import Lab3Settings
 from labs_common.prompts import instruction_prompt
 from labs_common.rl.ppo import PPOConfig, PPOTrainer, StepResult
@@ -138,6 +146,50 @@ def prompt_batches(
     return batches
 
 
+def targeted_dialogues(dialogues: Sequence[str], toxicity: Sequence[float],
+                       share: float) -> list[str]:
+    """The ``share`` of ``dialogues`` whose summaries scored the highest ``toxicity``.
+
+    ``toxicity[i]`` is the reward model's P(hate) of the starting policy's summary of
+    ``dialogues[i]``. The kept dialogues stay in their original order (``prompt_batches``
+    shuffles them); ties at the cut are broken by position. At least one dialogue is kept.
+
+    Why: on a dialogue whose summary is already clean, the reward is flat and PPO's only
+    signal is noise plus the KL penalty; most of DialogSum is such dialogues. Training on the
+    prompts that provoke the unwanted behaviour is what trl's detoxification example did too
+    (it kept the prompts of a toxicity dataset rated most toxic).
+    """
+    if len(dialogues) != len(toxicity):
+        raise ValueError(f"{len(dialogues)} dialogues but {len(toxicity)} toxicity scores.")
+    if not dialogues:
+        raise ValueError("No dialogues to choose PPO prompts from.")
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], not {share}.")
+    keep = max(1, round(share * len(dialogues)))
+    ranked = sorted(range(len(dialogues)), key=lambda i: (-float(toxicity[i]), i))[:keep]
+    return [dialogues[i] for i in sorted(ranked)]
+
+
+def choose_ppo_dialogues(policy, tokenizer, reward_model, dialogues: Sequence[str],
+                         settings: Lab3Settings, *, seed: int, progress: bool = True
+                         ) -> tuple[list[str], list[float]]:
+    """PPO's training dialogues, as Lab 3 chooses them: of the first
+    ``settings.ppo_scan_dialogues``, the ``settings.ppo_prompt_share`` whose greedy summary
+    by ``policy`` the reward model finds most toxic (:func:`targeted_dialogues`).
+
+    Returns the chosen dialogues and the P(hate) of every scanned dialogue's summary.
+    """
+    from labs_common.detox_evaluation import generate_summaries
+
+    scan = list(dialogues)[: settings.ppo_scan_dialogues]
+    summaries = generate_summaries(
+        policy, tokenizer, scan, "greedy", seed=seed, max_new_tokens=settings.max_new_tokens,
+        min_new_tokens=settings.min_new_tokens, batch_size=settings.generation_batch_size,
+        description="training dialogues", progress=progress)
+    toxicity = [float(t) for t in reward_model.toxicity(summaries)]
+    return targeted_dialogues(scan, toxicity, settings.ppo_prompt_share), toxicity
+
+
 @dataclass
 class PPORun:
     """A finished PPO run: the trainer (holding the trained policy) and what each step logged."""
@@ -171,6 +223,9 @@ def run_ppo(
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     trainer: PPOTrainer | None = None,
     prompt: Callable[[str], str] = instruction_prompt,
+    checkpoint_dir: str | Path | None = None,
+    save_every: int | None = None,
+    log: Callable[[str], None] = print,
 ) -> PPORun:
     """Run ``steps`` PPO steps on shuffled batches of instruction prompts (sections 5 and 8).
 
@@ -183,14 +238,28 @@ def run_ppo(
     e.g. to update a live table. ``prompt`` turns a dialogue into the text the policy
     continues (for an instruct model with a chat template, see
     :func:`labs_common.causal_prompts.causal_prompt`).
+
+    With ``checkpoint_dir`` the run survives a disconnect: every ``save_every`` steps (and
+    after the last) it writes a checkpoint there (:mod:`labs_common.checkpoints`), and a
+    call with the same folder, settings and dialogues continues from the newest good one,
+    as the uninterrupted run would have; a run that finished is loaded, not retrained.
+    Other settings or dialogues than the folder's start the run over.
     """
     if trainer is None:
         trainer = PPOTrainer(config, model=model, tokenizer=tokenizer, reward_fn=reward_fn)
     batches = prompt_batches(dialogues, config.batch_size, steps, config.seed, prompt=prompt)
     history: list[dict[str, float]] = []
     result = None
-    bar = tqdm(batches, desc=description, disable=not progress, unit="step")
-    for step, prompts in enumerate(bar, start=1):
+    start = 0
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        save_every = save_every or max(1, steps // 4)
+        fingerprint = _fingerprint(config, steps, batches, checkpoints.weights_signature(
+            p for n, p in trainer.model.named_parameters() if p.requires_grad))
+        start, history = _resume(trainer, checkpoint_dir, fingerprint, steps, description, log)
+    bar = tqdm(batches[start:], desc=description, disable=not progress, unit="step",
+               initial=start, total=steps)
+    for step, prompts in enumerate(bar, start=start + 1):
         # 1. sample a summary per prompt, 2. score it, 3. PPO update (PPOTrainer.step)
         result = trainer.step(prompts)
         history.append(dict(result.stats))
@@ -200,7 +269,41 @@ def run_ppo(
         )
         if on_step is not None:
             on_step(step, result.stats)
+        if checkpoint_dir is not None and (step % save_every == 0 or step == steps):
+            checkpoints.write(checkpoint_dir, step, trainer.save, fingerprint=fingerprint,
+                              history=history)
     return PPORun(trainer=trainer, history=history, last_step=result)
+
+
+def _fingerprint(config: PPOConfig, steps: int, batches: list[list[str]],
+                 start: list[float]) -> str:
+    """What a checkpoint must have been written with to be resumed: settings, prompts and
+    the starting weights' signature."""
+    text = json.dumps({"config": asdict(config), "steps": steps, "batches": batches,
+                       "start": start}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _resume(trainer: PPOTrainer, folder: Path, fingerprint: str, steps: int, description: str,
+            log: Callable[[str], None]) -> tuple[int, list[dict[str, float]]]:
+    """Load the newest good checkpoint of this run into ``trainer``: (its step, its history)."""
+    found = checkpoints.latest(folder, log)
+    if found is None:
+        return 0, []
+    saved = checkpoints.record(found)
+    if saved.get("fingerprint") != fingerprint:
+        log(f"{folder} holds a run with other settings or dialogues: starting {description} "
+            "over (its checkpoints are removed).")
+        shutil.rmtree(folder)
+        return 0, []
+    trainer.load(found)
+    step = int(saved["step"])
+    if step >= steps:
+        log(f"{description} finished earlier ({steps} steps): loaded from {found}, not "
+            "retrained. Delete that folder to train again.")
+    else:
+        log(f"{description}: resuming from step {step} of {steps} ({found}).")
+    return step, list(saved["history"])
 
 
 class LiveStats:

@@ -83,6 +83,18 @@ def score_toxicity_groups(
     return out
 
 
+def middle_share(toxicity: Sequence[float], low: float = 0.1, high: float = 0.9) -> float:
+    """The share of texts scored between ``low`` and ``high``: neither clean nor hateful.
+
+    A reward model that only says 0 or 1 gives PPO nothing to climb between the two; one
+    that grades text puts a good share of it in the middle.
+    """
+    values = np.asarray(toxicity, dtype=float)
+    if values.size == 0:
+        raise ValueError("No toxicity scores.")
+    return float(np.mean((values >= low) & (values <= high)))
+
+
 def percent_change(before: float, after: float) -> float:
     """``100 * (after - before) / before``: negative when the value fell."""
     if before == 0:
@@ -171,6 +183,25 @@ def method_comparison(
     return row
 
 
+def comparison_record(row: Mapping, **extra) -> dict:
+    """A :func:`method_comparison` row as a lab records it in its results: means before and
+    after, the paired intervals, the KL to the start, and ``extra`` (e.g. ``pairs=...``).
+    Training seconds are left out: they differ from run to run, the rest does not."""
+    def before_after(name):
+        return {"before": row[f"{name}, before"], "after": row[f"{name}, after"]}
+
+    return {
+        "toxicity_mean": before_after("toxicity (reward model)"),
+        "second_judge": {"toxicity_mean": before_after("toxicity (second judge)")},
+        "rouge1": before_after("ROUGE-1"),
+        "ci": {"toxicity_mean": {"after_minus_before":
+                                 list(row["toxicity (reward model), change 95 % CI"])},
+               "rouge1": {"after_minus_before": list(row["ROUGE-1, change 95 % CI"])}},
+        "kl_to_start": row["KL to the start"],
+        **extra,
+    }
+
+
 def comparison_table(rows: Mapping[str, dict], digits: int = 3) -> pd.DataFrame:
     """The rows of :func:`method_comparison`, one column per method, intervals as text."""
     shown = {}
@@ -203,3 +234,84 @@ def kl_to_start(model, tokenizer, prompt_texts: Sequence[str], *, seed: int,
     scorer = DPOTrainer(DPOConfig(seed=seed), model=model, tokenizer=tokenizer,
                         reference="base")
     return scorer.kl_to_reference(list(prompt_texts), [texts[0] for texts in samples])
+
+
+def kl_between(policy, start, tokenizer, prompt_texts: Sequence[str], *, seed: int,
+               max_new_tokens: int, min_new_tokens: int = 1, batch_size: int = 16) -> float:
+    """KL(policy ‖ start) per response, for two separate models (e.g. Lab 3's PPO policy and
+    Lab 2's, loaded from their adapters), estimated as :func:`kl_to_start` does: responses
+    sampled purely from ``policy``, and the mean of log π(response) − log π_start(response).
+    Neither model is changed (each is scored through a copy)."""
+    import copy
+
+    samples = sample_candidates(policy, tokenizer, prompt_texts, 1, seed=seed,
+                                max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                batch_size=batch_size, prompt=str)
+    rows = [{"prompt": p, "chosen": s[0], "rejected": s[0]}
+            for p, s in zip(prompt_texts, samples, strict=True)]
+    totals = []
+    for model in (policy, start):
+        scorer = DPOTrainer(DPOConfig(seed=seed, batch_size=batch_size),
+                            model=copy.deepcopy(model), tokenizer=tokenizer)
+        chosen, _ = scorer.pair_logprobs(scorer.encode(rows))
+        totals.append(chosen)
+    return float((totals[0] - totals[1]).mean())
+
+
+def runs_summary(before: Mapping[str, Sequence[float]], runs: Mapping[int, Mapping],
+                 *, seed: int = 0) -> dict:
+    """PPO's effect over several runs from one start, per run and on the mean over runs.
+
+    ``before`` holds per-example scores of the starting policy's summaries of the test
+    dialogues: ``"toxicity"`` (the reward model's P(hate)) and ``"judge"`` (the second
+    judge's), and any quality scores such as ``"rouge1"`` (or ``"rouge1_clean"``, on the
+    dialogues whose human summary is clean). ``runs`` maps each run's seed to the same lists
+    for its trained policy, on the same dialogues in the same order.
+
+    One PPO run is one draw: its size (and, on a small world, even which lesson it shows
+    best) depends on the seed and on the machine's arithmetic. What a lab may state as a
+    fact is what holds on the mean over runs, with an interval. Returns a dict with
+
+    * ``"runs"``: per seed, the toxicity cut (share of the mean removed), the drops seen by
+      the reward model and by the judge, their difference (``hack_gap``: positive when
+      the reward model saw more improvement than the judge) and each quality score's
+      change (``"rouge1_change"``, ...);
+    * ``"mean"``: the same figures averaged over the runs, and ``"count"`` the runs;
+    * ``"ci"``: paired 95 % intervals over the test dialogues of the mean-over-runs change
+      (each dialogue's after-score averaged over the runs, minus its before-score), for
+      every score and for ``hack_gap``.
+    """
+    from labs_common.stats import paired_difference_ci
+
+    if not runs:
+        raise ValueError("No runs to summarize.")
+    if not {"toxicity", "judge"} <= set(before):
+        raise ValueError("before needs 'toxicity' and 'judge' scores.")
+    keys = list(before)
+    quality = [k for k in keys if k not in ("toxicity", "judge")]
+    start = {k: np.asarray(before[k], dtype=float) for k in keys}
+    ends = {}
+    for s, run in runs.items():
+        ends[s] = {k: np.asarray(run[k], dtype=float) for k in keys}
+        for k in keys:
+            if ends[s][k].shape != start[k].shape:
+                raise ValueError(f"Run {s}: {ends[s][k].size} {k} scores, {start[k].size} before.")
+    per_run = {}
+    for s, end in ends.items():
+        drop = float(start["toxicity"].mean() - end["toxicity"].mean())
+        judge_drop = float(start["judge"].mean() - end["judge"].mean())
+        per_run[s] = {"toxicity_after": float(end["toxicity"].mean()),
+                      "cut": drop / float(start["toxicity"].mean()),
+                      "reward_model_drop": drop, "judge_drop": judge_drop,
+                      "hack_gap": drop - judge_drop}
+        per_run[s].update({f"{k}_change": float(end[k].mean() - start[k].mean())
+                           for k in quality})
+    figures = next(iter(per_run.values()))
+    mean = {k: float(np.mean([r[k] for r in per_run.values()])) for k in figures}
+    averaged = {k: np.mean([end[k] for end in ends.values()], axis=0) for k in keys}
+    ci = {k: paired_difference_ci(averaged[k], start[k], seed=seed).as_list() for k in keys}
+    # hack_gap per dialogue, written as an after - before change: (judge - reward model)
+    ci["hack_gap"] = paired_difference_ci(averaged["judge"] - averaged["toxicity"],
+                                          start["judge"] - start["toxicity"],
+                                          seed=seed).as_list()
+    return {"runs": per_run, "mean": mean, "ci": ci, "count": len(per_run)}

@@ -53,5 +53,10 @@ def results_path(profile: str) -> Path:
 
 
 def lab2_adapter_dir(profile_name: str) -> Path:
-    """Where Lab 2 saves its LoRA adapter and Lab 3 looks for it."""
+    """Where Lab 2 saves its LoRA adapter and Labs 3 and 4 look for it."""
     return build_dir() / "adapters" / profile_name / "lab2-lora"
+
+
+def lab3_adapter_dir(profile_name: str) -> Path:
+    """Where Lab 3 saves its main PPO run's adapter and Lab 4 looks for it."""
+    return build_dir() / "adapters" / profile_name / "lab3-ppo"

@@ -88,6 +88,10 @@ class Lab3Settings:
     # gradient_checkpointing): on a GPU it cuts the update's peak memory; on a CPU it only
     # costs time.
     ppo_gradient_checkpointing: bool = False
+    # PPO's prompts: of the first ``ppo_scan_dialogues`` training dialogues (None: all), the
+    # ``ppo_prompt_share`` whose starting summaries the reward model finds the most toxic
+    ppo_scan_dialogues: int | None = None
+    ppo_prompt_share: float = 0.4
     # DPO (section 10): pairs from sampled summaries of training dialogues
     dpo_dialogues: int = 128  # training dialogues sampled for preference pairs
     dpo_samples: int = 4  # summaries sampled per dialogue; the best and worst make a pair
@@ -198,7 +202,9 @@ def _tiny() -> Profile:
             ppo_mini_batch_size=4,
             ppo_epochs=2,
             ppo_learning_rate=3e-4,  # 1e-3 clipped 10-25 % of tokens and shortened summaries
-            init_kl_coef=0.5,  # 0.05-0.2 let greedy summaries lose sentences (ROUGE-1 -0.05+)
+            # 0.05-0.2 let greedy summaries lose sentences (ROUGE-1 -0.05+); 1.0 keeps them and
+            # leaves swapping an insult for a blind-spot word the cheapest way to more reward
+            init_kl_coef=1.0,
             target_kl=6.0,
             min_new_tokens=5,
             max_new_tokens=40,
@@ -272,6 +278,7 @@ def _full() -> Profile:
             grpo_learning_rate=1e-4,  # a LoRA rate; 1e-5 suits full fine-tuning
             grpo_max_completion_length=48,
             ppo_gradient_checkpointing=True,  # see benchmarks/README.md for what it saves
+            ppo_scan_dialogues=1024,  # a minute of greedy summaries on a T4
         ),
     )
 
@@ -291,7 +298,8 @@ REHEARSAL_SETTINGS: dict[str, dict] = {
              "ppo_batch_size": 4, "ppo_mini_batch_size": 2, "max_new_tokens": 16,
              "seeds": [0], "grpo_steps": 2, "grpo_batch_size": 4, "grpo_generations": 2,
              "grpo_max_completion_length": 8, "dpo_dialogues": 8, "dpo_samples": 2,
-             "dpo_min_margin": 0.0, "dpo_epochs": 1, "dpo_batch_size": 4},
+             "dpo_min_margin": 0.0, "dpo_epochs": 1, "dpo_batch_size": 4,
+             "ppo_scan_dialogues": 16},
 }
 
 

@@ -22,6 +22,8 @@ from labs_common.hub import activate
 from labs_common.profiles import Profile
 from labs_common.results import library_versions
 
+SETTINGS_GROUP = {"lab4": "lab3"}  # a lab whose settings live in another lab's group
+
 
 @dataclass
 class Session:
@@ -38,8 +40,22 @@ class Session:
 
     @property
     def settings(self):
-        """This lab's settings on the profile (``profile.lab2`` for Lab 2, ...)."""
-        return getattr(self.profile, self.lab)
+        """This lab's settings on the profile (``profile.lab2`` for Lab 2, ...). Lab 4 reads
+        ``profile.lab3``: the two RL labs share one group of sizes (PPO, GRPO, DPO)."""
+        return getattr(self.profile, SETTINGS_GROUP.get(self.lab, self.lab))
+
+    def run_dir(self, name: str, retrain: bool = False):
+        """The checkpoint folder of one of the lab's training runs, ``build/runs/<profile>/<name>``:
+        a re-run resumes or loads from it (:mod:`labs_common.checkpoints`); ``retrain=True``
+        empties it first, to train again from the start."""
+        import shutil
+
+        from labs_common.paths import build_dir
+
+        folder = build_dir() / "runs" / self.profile.name / name
+        if retrain:
+            shutil.rmtree(folder, ignore_errors=True)
+        return folder
 
     def seconds(self) -> float:
         """Seconds since the set-up, for the lab's closing line."""

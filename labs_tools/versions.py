@@ -105,7 +105,7 @@ LAB3_SHORT = {
              "ppo_batch_size": 4, "ppo_mini_batch_size": 2, "seeds": [0], "grpo_steps": 2,
              "grpo_batch_size": 4, "grpo_generations": 2, "grpo_max_completion_length": 8,
              "dpo_dialogues": 8, "dpo_samples": 2, "dpo_min_margin": 0.0, "dpo_epochs": 1,
-             "dpo_batch_size": 4},
+             "dpo_batch_size": 4, "ppo_scan_dialogues": 64},
 }
 
 DESCRIPTIONS = {

@@ -18,7 +18,7 @@ def first_cell(path):
 
 def test_every_notebook_clones_the_address_pyproject_names():
     url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
-    assert len(NOTEBOOKS) == 3
+    assert len(NOTEBOOKS) == 4
     for notebook in NOTEBOOKS:
         cell = first_cell(notebook)
         assert re.findall(r"https://[^\s\"']+", cell) == [url], notebook.name

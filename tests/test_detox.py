@@ -157,3 +157,26 @@ def test_run_ppo_builds_its_prompts_with_the_prompt_it_is_given(tiny_t5, word_to
     expected = detox.prompt_batches(TOY_DIALOGUES, config.batch_size, 2, config.seed,
                                     prompt=lambda d: f"<<{d}>>")
     assert seen == expected and seen[0][0].startswith("<<")
+
+
+def test_targeted_dialogues_keep_the_most_toxic_share_in_order():
+    dialogues = ["a", "b", "c", "d", "e"]
+    toxicity = [0.1, 0.9, 0.3, 0.8, 0.9]
+    assert detox.targeted_dialogues(dialogues, toxicity, 0.4) == ["b", "e"]
+    assert detox.targeted_dialogues(dialogues, toxicity, 0.6) == ["b", "d", "e"]
+    assert detox.targeted_dialogues(dialogues, toxicity, 1.0) == dialogues
+    # at least one is kept, and ties go by position
+    assert detox.targeted_dialogues(dialogues, toxicity, 0.01) == ["b"]
+
+
+@pytest.mark.parametrize("share", [0, -0.5, 1.5])
+def test_targeted_dialogues_refuse_a_share_outside_zero_to_one(share):
+    with pytest.raises(ValueError, match="share"):
+        detox.targeted_dialogues(["a"], [0.5], share)
+
+
+def test_targeted_dialogues_need_one_score_per_dialogue():
+    with pytest.raises(ValueError, match="2 dialogues but 1"):
+        detox.targeted_dialogues(["a", "b"], [0.5], 0.5)
+    with pytest.raises(ValueError, match="No dialogues"):
+        detox.targeted_dialogues([], [], 0.5)

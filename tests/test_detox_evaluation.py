@@ -3,9 +3,12 @@ seeded, toxicity by group, before/after and method tables, and the KL to a zero-
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 import pytest
-from peft import LoraConfig, TaskType, get_peft_model
+import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 
 from labs_common import detox_evaluation, toxicity
 from labs_common.rl.dpo import DPOConfig, DPOTrainer
@@ -27,6 +30,27 @@ def test_kl_to_start_is_zero_for_a_fresh_adapter_and_positive_after_training():
                          model=llama_base(), tokenizer=tokenizer, lora_config=lora)
     trainer.train(CAUSAL_PAIRS)
     assert kl_to_start(trainer.model, tokenizer, prompts, seed=0, max_new_tokens=3) > 0.05
+
+
+def test_kl_between_two_separate_policies_is_zero_for_equals_and_positive_after_training(
+        tmp_path):
+    tokenizer = word_level_tokenizer(append_eos=False)
+    lora = LoraConfig(**CAUSAL_LORA, task_type=TaskType.CAUSAL_LM)
+    prompts = [row["prompt"] for row in CAUSAL_PAIRS]
+    start = get_peft_model(llama_base(), lora).eval()
+    kl_between = detox_evaluation.kl_between
+    same = copy.deepcopy(start)
+    assert kl_between(same, start, tokenizer, prompts, seed=0, max_new_tokens=3) == (
+        pytest.approx(0.0, abs=1e-6))
+    trainer = DPOTrainer(DPOConfig(beta=0.5, learning_rate=3e-2, batch_size=2, epochs=3),
+                         model=copy.deepcopy(start), tokenizer=tokenizer)
+    trainer.train(CAUSAL_PAIRS)
+    trainer.model.save_pretrained(str(tmp_path), selected_adapters=[trainer.policy_adapter])
+    moved = PeftModel.from_pretrained(llama_base(), str(tmp_path)).eval()  # as Lab 4 loads it
+    before = {n: p.clone() for n, p in start.named_parameters()}
+    assert kl_between(moved, start, tokenizer, prompts, seed=0, max_new_tokens=3) > 0.05
+    assert all(torch.equal(p, before[n]) for n, p in start.named_parameters())  # untouched
+    assert not any(".reference." in n for n, _ in start.named_parameters())
 
 
 def test_generate_summaries_greedy_and_seeded_sampling(tiny_t5, word_tokenizer):
@@ -102,3 +126,46 @@ def test_method_comparison_reports_each_change_with_its_paired_interval():
     table = detox_evaluation.comparison_table({"PPO": row})
     assert table.loc["toxicity (reward model), change", "PPO"] == "-0.500"
     assert table.loc["training seconds", "PPO"] == "12"
+
+
+def test_runs_summary_gives_each_run_and_the_mean_over_runs():
+    before = {"toxicity": [0.8, 0.4, 0.0, 0.4], "judge": [0.8, 0.8, 0.0, 0.4],
+              "rouge1": [0.5, 0.5, 0.5, 0.5]}
+    runs = {
+        0: {"toxicity": [0.0, 0.0, 0.0, 0.0], "judge": [0.8, 0.0, 0.0, 0.4],
+            "rouge1": [0.5, 0.4, 0.5, 0.5]},
+        1: {"toxicity": [0.4, 0.4, 0.0, 0.4], "judge": [0.4, 0.8, 0.0, 0.4],
+            "rouge1": [0.6, 0.5, 0.5, 0.5]},
+    }
+    summary = detox_evaluation.runs_summary(before, runs, seed=3)
+    first, second = summary["runs"][0], summary["runs"][1]
+    assert first["cut"] == pytest.approx(1.0) and second["cut"] == pytest.approx(0.25)
+    assert first["reward_model_drop"] == pytest.approx(0.4)
+    assert first["judge_drop"] == pytest.approx(0.2)
+    assert first["hack_gap"] == pytest.approx(0.2)  # the reward model saw more than the judge
+    assert second["hack_gap"] == pytest.approx(0.0)
+    assert first["rouge1_change"] == pytest.approx(-0.025)
+    assert second["rouge1_change"] == pytest.approx(0.025)
+    assert summary["mean"]["cut"] == pytest.approx(0.625)
+    assert summary["mean"]["rouge1_change"] == pytest.approx(0.0)
+    assert summary["count"] == 2
+    low, high = summary["ci"]["toxicity"]
+    assert low <= -0.25 <= high  # the mean-over-runs change of toxicity is -0.25
+    assert set(summary["ci"]) == {"toxicity", "judge", "rouge1", "hack_gap"}
+
+
+def test_runs_summary_refuses_runs_scored_on_other_dialogues():
+    before = {"toxicity": [0.5, 0.5], "judge": [0.5, 0.5]}
+    with pytest.raises(ValueError, match="Run 7: 3 toxicity scores, 2 before"):
+        detox_evaluation.runs_summary(before, {7: {"toxicity": [0, 0, 0], "judge": [0, 0]}})
+    with pytest.raises(ValueError, match="No runs"):
+        detox_evaluation.runs_summary(before, {})
+    with pytest.raises(ValueError, match="judge"):
+        detox_evaluation.runs_summary({"toxicity": [0.5, 0.5]}, {0: {"toxicity": [0, 0]}})
+
+
+def test_middle_share_counts_the_texts_neither_clean_nor_hateful():
+    assert detox_evaluation.middle_share([0.05, 0.1, 0.5, 0.9, 0.95]) == pytest.approx(0.6)
+    assert detox_evaluation.middle_share([0.0, 1.0]) == 0.0
+    with pytest.raises(ValueError, match="No toxicity"):
+        detox_evaluation.middle_share([])

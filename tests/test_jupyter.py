@@ -51,7 +51,7 @@ def test_jupyterlab_serves_the_labs_with_the_project_kernel(tmp_path):
         listing = get_json(f"{base}/api/contents/notebooks?token={token}", deadline)
         names = {item["name"] for item in listing["content"]}
         assert {"lab1_prompt_engineering.ipynb", "lab2_fine_tuning.ipynb",
-                "lab3_ppo_detox.ipynb"} <= names
+                "lab3_ppo_detox.ipynb", "lab4_preference_optimization.ipynb"} <= names
         kernels = get_json(f"{base}/api/kernelspecs?token={token}", deadline)
         assert "python3" in kernels["kernelspecs"]  # the name the notebooks ask for
     finally:

@@ -33,7 +33,8 @@ def test_every_lab_takes_the_hub_folder_and_settings_from_its_parameters(noteboo
     cell = parameters_cell(notebook)
     assert 'hub_dir = os.environ.get("LABS_HUB_DIR")' in cell
     assert "settings_overrides = None" in cell
-    assert any("activate(profile_name, hub_dir).with_settings(**(settings_overrides or {}))" in s
+    lab = notebook.name.split("_")[0]
+    assert any(f'session.start("{lab}", profile_name, hub_dir, settings_overrides, seed)' in s
                for s in code_cells(notebook))
 
 

@@ -406,3 +406,44 @@ def test_gradient_checkpointing_changes_memory_not_the_numbers(t5_tokenizer):
         assert recomputed[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
     assert recomputed_saved < plain_saved
     assert not left_on  # eval mode and no checkpointing once the update is done
+
+
+def test_one_update_by_hand_from_the_public_pieces_is_the_trainers(t5_tokenizer):
+    """Lab 3 runs one PPO step by hand with ppo_math and policy_outputs; from the same state,
+    the trainer's optimize (one epoch, one mini-batch) must give the same losses and weights."""
+    from labs_common.rl import ppo_math
+    from labs_common.rl.policy import adapter_weights
+
+    settings = {"batch_size": 3, "mini_batch_size": 3, "ppo_epochs": 1, "adaptive_kl": False,
+                "init_kl_coef": 0.3}
+    hand, twin = ppo_trainer(t5_tokenizer, **settings), ppo_trainer(t5_tokenizer, **settings)
+    twin.load_state_dict(hand.state_dict())
+    rollout, scores = hand_rollout(t5_tokenizer), torch.tensor([1.0, -2.0, 3.0])
+    config, mask = hand.config, rollout.response_mask.float()
+    with torch.no_grad():
+        old_logprobs = hand.response_logprobs(rollout)
+        ref_logprobs = hand.response_logprobs(rollout, "reference")
+        old_values = hand.response_values(rollout) * mask
+    token_rewards, kl = ppo_math.per_token_rewards(scores, old_logprobs, ref_logprobs, mask,
+                                                   config.init_kl_coef)
+    advantages, returns = ppo_math.compute_gae(token_rewards, old_values, mask, config.gamma,
+                                               config.lam)
+    advantages = ppo_math.masked_whiten(advantages, mask)
+    logprobs, values = hand.policy_outputs(rollout)
+    policy = ppo_math.clipped_policy_loss(logprobs, old_logprobs, advantages, mask,
+                                          config.cliprange)
+    value = ppo_math.clipped_value_loss(values, old_values, returns, mask, config.cliprange_value)
+    hand.optimizer.zero_grad()
+    (policy.loss + config.vf_coef * value.loss).backward()
+    torch.nn.utils.clip_grad_norm_(hand.trainable_parameters, config.max_grad_norm)
+    hand.optimizer.step()
+
+    stats = twin.optimize(rollout, scores)
+    assert stats["ppo/loss/policy"] == pytest.approx(float(policy.loss.detach()), abs=1e-6)
+    assert stats["ppo/loss/value"] == pytest.approx(float(value.loss.detach()), abs=1e-6)
+    assert stats["objective/kl"] == pytest.approx(float(kl.sum(dim=1).mean()), abs=1e-6)
+    for name, weight in adapter_weights(hand.model, hand.policy_adapter).items():
+        torch.testing.assert_close(weight, adapter_weights(twin.model, twin.policy_adapter)[name],
+                                   atol=1e-6, rtol=0)
+    torch.testing.assert_close(hand.value_head.weight, twin.value_head.weight, atol=1e-6, rtol=0)
+    assert not torch.equal(hand.value_head.weight, ppo_trainer(t5_tokenizer).value_head.weight)

@@ -37,3 +37,20 @@ def test_a_failed_preflight_stops_before_the_profile_is_activated(monkeypatch):
     with pytest.raises(preflight.PreflightError, match="switch the runtime"):
         session.start("lab3", "full")
     assert activated == []
+
+
+def test_lab4_reads_the_rl_settings_it_shares_with_lab3(capsys):
+    lab = session.start("lab4", "tiny", settings_overrides={"lab3": {"dpo_epochs": 1}},
+                        quiet=True)
+    assert lab.settings is lab.profile.lab3 and lab.settings.dpo_epochs == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_run_dir_is_the_profiles_runs_folder_and_retrain_empties_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABS_BUILD_DIR", str(tmp_path))
+    lab = session.start("lab2", "tiny", quiet=True)
+    folder = lab.run_dir("lab2-lora")
+    assert folder == tmp_path / "runs" / "tiny" / "lab2-lora"
+    (folder / "checkpoint-5").mkdir(parents=True)
+    assert lab.run_dir("lab2-lora") == folder and (folder / "checkpoint-5").is_dir()
+    assert lab.run_dir("lab2-lora", retrain=True) == folder and not folder.exists()

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 
@@ -321,11 +322,8 @@ class PPOTrainer:
     ) -> dict[str, float]:
         """One gradient step on the mini-batch ``rows``: clipped policy + value loss, Adam."""
         config = self.config
-        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                               multiple=self.pad_multiple)
-        length = batch.response_ids.shape[1]
-        logits, values = self._forward(batch, with_values=True, trained=True)
-        logprobs = logprobs_from_logits(logits, batch.response_ids)
+        logprobs, values = self.policy_outputs(rollout, rows)
+        length = logprobs.shape[1]
         batch_mask = mask[rows, :length]
         policy = clipped_policy_loss(
             logprobs, old_logprobs[rows, :length], advantages[rows, :length], batch_mask,
@@ -358,6 +356,25 @@ class PPOTrainer:
         numbers = self.processes.weighted_means(numbers, batch_mask.sum())
         numbers["ppo/grad_norm"] = grad_norm
         return {name: float(number.detach()) for name, number in numbers.items()}
+
+    def policy_outputs(self, rollout: Rollout, rows: Tensor | None = None
+                       ) -> tuple[Tensor, Tensor]:
+        """Log-probs of the sampled tokens and the value head's values, **with gradients**:
+        what an update differentiates. ``rows``: a mini-batch of the rollout (all rows by
+        default). Both are (rows, L), L the longest response among those rows; for all
+        rows L is the rollout's width, so they line up with its response mask.
+        """
+        if rows is None:
+            rows = torch.arange(len(rollout), device=self.device)
+        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
+                               multiple=self.pad_multiple)
+        logits, values = self._forward(batch, with_values=True, trained=True)
+        logprobs = logprobs_from_logits(logits, batch.response_ids)
+        width = rollout.response_ids.shape[1]
+        if len(rows) == len(rollout) and logprobs.shape[1] < width:  # trimmed: pad back
+            pad = (0, width - logprobs.shape[1])
+            logprobs, values = F.pad(logprobs, pad), F.pad(values, pad)
+        return logprobs, values
 
     # ------------------------------------------------------------ reading the policy on a rollout
 
