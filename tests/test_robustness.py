@@ -21,8 +21,17 @@ def test_a_variant_sets_exactly_the_numerics_variables_it_names(tmp_path):
     assert env["PATH"] == "/bin" and env["LABS_PROFILE"] == "tiny"
     assert env["LABS_RESULTS"] == str(tmp_path / "results.json")
     ci = robustness.variant_environment(robustness.VARIANTS["ci"], tmp_path, base)
-    assert {k: ci[k] for k in robustness.NUMERICS_VARIABLES} == {
-        "OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"}
+    assert {k: ci.get(k) for k in robustness.NUMERICS_VARIABLES} == {
+        "OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": None}
+    mkl = robustness.variant_environment(robustness.VARIANTS["mkl-compatible"], tmp_path, base)
+    assert mkl["MKL_CBWR"] == "COMPATIBLE" and "ATEN_CPU_CAPABILITY" not in mkl
+
+
+def test_the_ci_variant_is_how_make_test_runs_the_notebooks():
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    line = next(x for x in makefile.splitlines() if x.startswith("OTHER_NUMERICS :="))
+    settings = dict(item.split("=") for item in line.split(":=", 1)[1].split())
+    assert settings == dict(robustness.VARIANTS["ci"].env)
 
 
 def test_the_matrix_covers_threads_instruction_sets_mkl_and_three_seeds():
