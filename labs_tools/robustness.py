@@ -162,6 +162,9 @@ def worker(variant: Variant, root: Path, only: Sequence[str] | None = None) -> d
     labs_out.mkdir(parents=True, exist_ok=True)
     record: dict = {"name": variant.name, "env": dict(variant.env), "seed": variant.seed,
                     "about": variant.about, "labs": {}}
+    earlier = out / "variant.json"
+    if only and earlier.is_file():  # a rerun of some labs keeps what the others recorded
+        record["labs"] = json.loads(earlier.read_text()).get("labs", {})
     for notebook in lab_notebooks(only):
         lab = notebook.name.split("_")[0]
         started = time.perf_counter()
