@@ -67,11 +67,11 @@ def run_notebook(path: Path, output: Path, profile: str, **parameters) -> float:
 
 
 def rehearsal_order(paths: list[Path]) -> list[Path]:
-    """Lab 3 before Lab 2: a fresh Colab machine has no Lab 2 adapter, so Lab 3 trains it.
-
-    The rehearsal runs that fallback first, then Lab 2 as usual.
+    """Lab 4, then Lab 3, before Lab 2: a fresh Colab machine has neither Lab 2's adapter nor
+    Lab 3's PPO policy, so Lab 4 makes both with their labs' recipes (the fallbacks of
+    :mod:`labs_common.start_policy`, which Lab 3 shares). Then Lab 3 and Lab 2 run as usual.
     """
-    rank = {"lab3": 1, "lab2": 2}
+    rank = {"lab4": 1, "lab3": 2, "lab2": 3}
     return sorted(paths, key=lambda p: (rank.get(p.name.split("_")[0], 0), p.name))
 
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(profile=args.profile)
     print(summary_table(results))
     if args.rehearsal:
-        missing = [f"lab{n}" for n in (1, 2, 3) if not args.only and f"lab{n}" not in results]
+        missing = [f"lab{n}" for n in (1, 2, 3, 4) if not args.only and f"lab{n}" not in results]
         if results.get("profile") != "full" or missing:
             print(f"The rehearsal did not record every lab: {missing or results.get('profile')}")
             return 1

@@ -32,11 +32,12 @@ def test_download_commands_cover_every_repository(capsys):
                for line in lines)
 
 
-def test_the_rehearsal_runs_lab3_before_lab2_so_its_fallback_runs(tmp_path):
+def test_the_rehearsal_runs_lab4_then_lab3_before_lab2_so_their_fallbacks_run(tmp_path):
     from pathlib import Path
 
-    paths = [Path(f"{name}.ipynb") for name in ("lab1_a", "lab2_b", "lab3_c")]
-    assert [p.stem for p in runner.rehearsal_order(paths)] == ["lab1_a", "lab3_c", "lab2_b"]
+    paths = [Path(f"{name}.ipynb") for name in ("lab1_a", "lab2_b", "lab3_c", "lab4_d")]
+    assert [p.stem for p in runner.rehearsal_order(paths)] == [
+        "lab1_a", "lab4_d", "lab3_c", "lab2_b"]
 
 
 def test_the_summary_names_the_profiles_own_results_file(monkeypatch, tmp_path):
