@@ -1,4 +1,4 @@
-# llm-labs: `make labs` runs the three labs headless, `make test` runs the tests.
+# llm-labs: `make labs` runs the four labs headless, `make test` runs the tests.
 # Both create .venv and install everything on first use.
 # `make rehearse` runs the labs on the full profile against a local replica of its Hub
 # repositories (random weights): the code path students run, checked without the Hub.
@@ -13,7 +13,7 @@ PROFILE ?= $(or $(LABS_PROFILE),tiny)
 REPLICA_SCALE ?= ci
 REPLICA := build/hub-replica-$(REPLICA_SCALE)
 
-.PHONY: install labs jupyter test lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate \
+.PHONY: install labs jupyter test test-code test-notebooks lint strip tiny-world hub-replica rehearse rehearse-gpu bench clean mutate \
 	distributed oldest newest robustness
 
 install: $(INSTALLED)
@@ -39,11 +39,18 @@ labs: install tiny-world
 # the default. (MKL_CBWR=COMPATIBLE, a robustness variant, is left out here: it makes the
 # labs two to three times slower.)
 OTHER_NUMERICS := OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2
+# Two chains side by side, one core each: the unit tests, the two-process training and the
+# full-profile rehearsal; and the four notebooks. Each chain's output is printed when it ends.
 test: install tiny-world lint
-	LABS_PROFILE=tiny $(BIN)/python -m pytest tests
-	$(OTHER_NUMERICS) LABS_PROFILE=tiny $(BIN)/python -m pytest notebooks
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-code test-notebooks
+
+test-code: install tiny-world
+	OMP_NUM_THREADS=1 LABS_PROFILE=tiny $(BIN)/python -m pytest tests
 	$(MAKE) --no-print-directory distributed
 	$(MAKE) --no-print-directory rehearse
+
+test-notebooks: install tiny-world
+	$(OTHER_NUMERICS) LABS_PROFILE=tiny $(BIN)/python -m pytest notebooks
 
 # The labs' training on two processes, as on two GPUs, but on CPUs: accelerate's --multi_gpu
 # launcher starts them with torchrun and, without CUDA, they talk over gloo (--cpu alone
