@@ -23,8 +23,10 @@ evaluates every claim of :mod:`labs_common.claims` on what each lab recorded, an
   and the smallest margin;
 * ``build/robustness/<variant>/labs/*.ipynb``: the executed notebooks, to read.
 
-On two cores the whole matrix takes a few hours (one variant runs all labs, about 10
-minutes on an idle machine; ``--jobs 2`` runs two variants side by side, single-threaded).
+One variant runs all four labs in about 7 minutes on an idle 2-core machine (16 with
+``MKL_CBWR=COMPATIBLE``); the whole matrix takes about 50 minutes with ``--jobs 2``, which runs
+two variants side by side. Run ``threads-2`` alone: two threads per kernel next to another job
+is the slow case the labs avoid.
 Subsets::
 
     python -m labs_tools.robustness                        # every variant, every lab
