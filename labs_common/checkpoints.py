@@ -101,6 +101,39 @@ def latest(root: Path, log: Callable[[str], None] = print) -> Path | None:
     return None
 
 
+RUN_FILE = "run.json"  # what a run was started with: a resumed run must match it
+
+
+def resume_from(folder: Path, fingerprint, steps: int, what: str,
+                log: Callable[[str], None] = print) -> Path | None:
+    """The checkpoint a run resumes from, or None to start; says which in a line of ``log``.
+
+    ``fingerprint`` (anything JSON can hold: settings, prompts, a signature of the starting
+    weights) is kept in :data:`RUN_FILE`; a folder written with another one is emptied,
+    since its checkpoints belong to another run. A checkpoint at ``steps`` is a finished
+    run: it is loaded, not retrained.
+    """
+    folder = Path(folder)
+    run_file = folder / RUN_FILE
+    fingerprint = json.loads(json.dumps(fingerprint, default=str))  # as it reads back
+    if run_file.is_file() and json.loads(run_file.read_text()) != fingerprint:
+        log(f"{folder} holds a run with other settings: starting {what} over (its "
+            "checkpoints are removed).")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(fingerprint, indent=1))
+    found = latest(folder, log)
+    if found is None:
+        return None
+    step = step_of(found)
+    if step >= steps:
+        log(f"{what} finished earlier ({steps} steps): loaded from {found}, not retrained. "
+            "Delete that folder to train again.")
+    else:
+        log(f"{what}: resuming from step {step} of {steps} ({found}).")
+    return found
+
+
 def write(root: Path, step: int, writer: Callable[[Path], None], *, keep: int = 2,
           **extra) -> Path:
     """Make ``root/checkpoint-<step>``: ``writer(folder)`` fills a hidden folder, which is

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -254,9 +253,15 @@ def run_ppo(
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         save_every = save_every or max(1, steps // 4)
-        fingerprint = _fingerprint(config, steps, batches, checkpoints.weights_signature(
-            p for n, p in trainer.model.named_parameters() if p.requires_grad))
-        start, history = _resume(trainer, checkpoint_dir, fingerprint, steps, description, log)
+        prompts_digest = hashlib.sha256(json.dumps(batches).encode()).hexdigest()
+        fingerprint = {"config": asdict(config), "steps": steps, "prompts": prompts_digest,
+                       "start": checkpoints.weights_signature(
+                           p for p in trainer.model.parameters() if p.requires_grad)}
+        found = checkpoints.resume_from(checkpoint_dir, fingerprint, steps, description, log)
+        if found is not None:
+            trainer.load(found)
+            start = checkpoints.step_of(found)
+            history = list(checkpoints.record(found)["history"])
     bar = tqdm(batches[start:], desc=description, disable=not progress, unit="step",
                initial=start, total=steps)
     for step, prompts in enumerate(bar, start=start + 1):
@@ -270,40 +275,8 @@ def run_ppo(
         if on_step is not None:
             on_step(step, result.stats)
         if checkpoint_dir is not None and (step % save_every == 0 or step == steps):
-            checkpoints.write(checkpoint_dir, step, trainer.save, fingerprint=fingerprint,
-                              history=history)
+            checkpoints.write(checkpoint_dir, step, trainer.save, history=history)
     return PPORun(trainer=trainer, history=history, last_step=result)
-
-
-def _fingerprint(config: PPOConfig, steps: int, batches: list[list[str]],
-                 start: list[float]) -> str:
-    """What a checkpoint must have been written with to be resumed: settings, prompts and
-    the starting weights' signature."""
-    text = json.dumps({"config": asdict(config), "steps": steps, "batches": batches,
-                       "start": start}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _resume(trainer: PPOTrainer, folder: Path, fingerprint: str, steps: int, description: str,
-            log: Callable[[str], None]) -> tuple[int, list[dict[str, float]]]:
-    """Load the newest good checkpoint of this run into ``trainer``: (its step, its history)."""
-    found = checkpoints.latest(folder, log)
-    if found is None:
-        return 0, []
-    saved = checkpoints.record(found)
-    if saved.get("fingerprint") != fingerprint:
-        log(f"{folder} holds a run with other settings or dialogues: starting {description} "
-            "over (its checkpoints are removed).")
-        shutil.rmtree(folder)
-        return 0, []
-    trainer.load(found)
-    step = int(saved["step"])
-    if step >= steps:
-        log(f"{description} finished earlier ({steps} steps): loaded from {found}, not "
-            "retrained. Delete that folder to train again.")
-    else:
-        log(f"{description}: resuming from step {step} of {steps} ({found}).")
-    return step, list(saved["history"])
 
 
 class LiveStats:

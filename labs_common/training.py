@@ -13,9 +13,7 @@ share of every batch, and the loss is the mean over the tokens of all processes.
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
 import tempfile
 import time
 import warnings
@@ -216,7 +214,7 @@ def train_seq2seq(
                        "weight_decay": weight_decay, "seed": seed, "examples": len(pairs),
                        "start": checkpoints.weights_signature(
                            p for p in model.parameters() if p.requires_grad)}
-        resume = _resumable(checkpoint_dir, fingerprint, max_steps, log)
+        resume = checkpoints.resume_from(checkpoint_dir, fingerprint, max_steps, "This run", log)
     with tempfile.TemporaryDirectory() as scratch:
         args = Seq2SeqTrainingArguments(
             output_dir=str(checkpoint_dir or output_dir or scratch),
@@ -298,31 +296,6 @@ class _SealCheckpoints(TrainerCallback):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             checkpoints.seal(folder, state.global_step)
-
-
-RUN_FILE = "run.json"  # a checkpoint folder's settings: a resumed run must have the same
-
-
-def _resumable(folder: Path, fingerprint: dict, max_steps: int,
-               log: Callable[[str], None]) -> Path | None:
-    """The checkpoint a run with ``fingerprint`` resumes from (None: start), saying which."""
-    run_file = folder / RUN_FILE
-    if run_file.is_file() and json.loads(run_file.read_text()) != fingerprint:
-        log(f"{folder} holds a run with other settings: starting over (its checkpoints are "
-            "removed).")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(fingerprint, indent=1))
-    found = checkpoints.latest(folder, log)
-    if found is None:
-        return None
-    step = checkpoints.step_of(found)
-    if step >= max_steps:
-        log(f"This run finished earlier ({max_steps} steps): its weights and losses are loaded "
-            f"from {found}, not retrained. Delete that folder to train again.")
-    else:
-        log(f"Resuming from step {step} of {max_steps} ({found}).")
-    return found
 
 
 def lab2_lora_budget(profile) -> dict:

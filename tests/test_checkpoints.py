@@ -115,3 +115,17 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_one_before(tmp
     assert any("from step 2 of" in line for line in said), said
     assert same_log(logged, expected_log)
     torch.testing.assert_close(weights["value_head"], expected["value_head"], atol=1e-5, rtol=0)
+
+
+def test_resume_from_starts_over_when_the_run_was_started_with_other_settings(tmp_path):
+    said = []
+    assert checkpoints.resume_from(tmp_path, {"lr": 1}, 4, "PPO", said.append) is None
+    checkpoints.write(tmp_path, 2, lambda f: write_files(f, w=b"z"))
+    found = checkpoints.resume_from(tmp_path, {"lr": 1}, 4, "PPO", said.append)
+    assert found == tmp_path / "checkpoint-2" and said[-1].startswith("PPO: resuming from step 2")
+    checkpoints.write(tmp_path, 4, lambda f: write_files(f, w=b"z"))
+    assert checkpoints.resume_from(tmp_path, {"lr": 1}, 4, "PPO", said.append).name == (
+        "checkpoint-4")
+    assert "finished earlier (4 steps)" in said[-1]
+    assert checkpoints.resume_from(tmp_path, {"lr": 2}, 4, "PPO", said.append) is None
+    assert "other settings" in said[-1] and checkpoints.candidates(tmp_path) == []
