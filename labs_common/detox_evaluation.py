@@ -228,12 +228,17 @@ def kl_to_start(model, tokenizer, prompt_texts: Sequence[str], *, seed: int,
     summed over its tokens: the number PPO logs as ``objective/kl`` and
     :meth:`labs_common.rl.ppo.PPOTrainer.kl_to_reference` returns, so methods compare.
     """
-    samples = sample_candidates(model, tokenizer, prompt_texts, 1, seed=seed,
-                                max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
-                                batch_size=batch_size, prompt=str)
+    responses = _own_samples(model, tokenizer, prompt_texts, seed=seed, batch_size=batch_size,
+                             max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
     scorer = DPOTrainer(DPOConfig(seed=seed), model=model, tokenizer=tokenizer,
                         reference="base")
-    return scorer.kl_to_reference(list(prompt_texts), [texts[0] for texts in samples])
+    return scorer.kl_to_reference(list(prompt_texts), responses)
+
+
+def _own_samples(model, tokenizer, prompt_texts: Sequence[str], **sampling) -> list[str]:
+    """One pure, seeded sample per prompt text: the responses a KL estimate is taken on."""
+    samples = sample_candidates(model, tokenizer, prompt_texts, 1, prompt=str, **sampling)
+    return [texts[0] for texts in samples]
 
 
 def kl_between(policy, start, tokenizer, prompt_texts: Sequence[str], *, seed: int,
@@ -244,11 +249,10 @@ def kl_between(policy, start, tokenizer, prompt_texts: Sequence[str], *, seed: i
     Neither model is changed (each is scored through a copy)."""
     import copy
 
-    samples = sample_candidates(policy, tokenizer, prompt_texts, 1, seed=seed,
-                                max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
-                                batch_size=batch_size, prompt=str)
-    rows = [{"prompt": p, "chosen": s[0], "rejected": s[0]}
-            for p, s in zip(prompt_texts, samples, strict=True)]
+    responses = _own_samples(policy, tokenizer, prompt_texts, seed=seed, batch_size=batch_size,
+                             max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+    rows = [{"prompt": p, "chosen": r, "rejected": r}
+            for p, r in zip(prompt_texts, responses, strict=True)]
     totals = []
     for model in (policy, start):
         scorer = DPOTrainer(DPOConfig(seed=seed, batch_size=batch_size),
