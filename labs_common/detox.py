@@ -31,6 +31,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from labs_common import checkpoints
+from labs_common.detox_evaluation import generate_summaries
 from labs_common.profiles import Lab3Settings
 from labs_common.prompts import instruction_prompt
 from labs_common.rl.ppo import PPOConfig, PPOTrainer, StepResult
@@ -178,8 +179,6 @@ def choose_ppo_dialogues(policy, tokenizer, reward_model, dialogues: Sequence[st
 
     Returns the chosen dialogues and the P(hate) of every scanned dialogue's summary.
     """
-    from labs_common.detox_evaluation import generate_summaries
-
     scan = list(dialogues)[: settings.ppo_scan_dialogues]
     summaries = generate_summaries(
         policy, tokenizer, scan, "greedy", seed=seed, max_new_tokens=settings.max_new_tokens,
