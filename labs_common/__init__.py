@@ -4,6 +4,8 @@
 Setting up a lab
     session           a lab's first call: preflight, profile, device, threads, seed
     preflight         what this runtime offers against what the lab needs, before downloads
+    runtime           this runtime's facts: Colab, the GPU and its bf16, RAM, free disk
+    lab_needs         what each lab needs per profile (GPU memory, minutes, RAM, disk)
     profiles          the tiny and full profiles: models, datasets and every lab's sizes
     hub               where models and data load from (pinned Hub commits, a local Hub
                       folder, disk), and ``activate``, which ``session.start`` calls

@@ -2,10 +2,11 @@
 
 One call at the top of a lab, before anything downloads (:func:`check`):
 
-* **this runtime** (:func:`gather_runtime`): Colab or not, the GPU's name and memory,
-  whether it has real bf16 arithmetic, RAM and free disk;
-* **what the lab needs** on the chosen profile (:data:`NEEDS`): peak GPU memory, minutes,
-  RAM and disk, each figure marked as measured or as an estimate, with where it comes from;
+* **this runtime** (:func:`labs_common.runtime.gather_runtime`): Colab or not, the GPU's
+  name and memory, whether it has real bf16 arithmetic, RAM and free disk;
+* **what the lab needs** on the chosen profile (:data:`labs_common.lab_needs.NEEDS`): peak
+  GPU memory, minutes, RAM and disk, each figure marked as measured or as an estimate, with
+  where it comes from;
 * **a stop** (:class:`PreflightError`) when the full profile starts in Colab without a GPU
   (it says how to switch the runtime) or on a GPU with too little memory (it names the
   settings to lower); a **warning** on low RAM or disk, and when the full profile runs on a
@@ -16,162 +17,25 @@ The tiny profile on a CPU says so in one line and goes on.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from labs_common.device import T4_MEMORY_BYTES, as_t4
-from labs_common.paths import build_dir
+from labs_common.lab_needs import (
+    GPU_HEADROOM_GIB,
+    LABS,
+    MEMORY_SETTINGS,
+    NEEDS,
+    REFERENCE_HARDWARE,
+    Figure,
+    Needs,
+)
 from labs_common.profiles import get_profile
 from labs_common.results import ResultsError, check_results_file
-
-GIB = 2**30
-LABS = ("lab1", "lab2", "lab3", "lab4")
-# The peaks below are torch's max_memory_allocated, which leaves out CUDA's own context
-# (about 0.3-0.5 GiB) and the caching allocator's slack: a GPU needs this much more. An
-# estimate.
-GPU_HEADROOM_GIB = 1.0
-# Where each profile's minutes are counted.
-REFERENCE_HARDWARE = {"full": "a Colab T4", "tiny": "a laptop CPU"}
+from labs_common.runtime import GIB, Runtime, gather_runtime
 
 
 class PreflightError(RuntimeError):
     """This lab cannot run here on this profile; the message says exactly what to do."""
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What this runtime offers the labs; :func:`gather_runtime` reads it, tests make their own."""
-
-    in_colab: bool
-    device: str  # "cuda" or "cpu": the device the labs pick (device.select_device)
-    gpu_name: str | None = None
-    gpu_memory_bytes: int | None = None  # usable: the GPU's total, a T4's 15 GiB as a T4
-    compute_capability: tuple[int, int] | None = None
-    ram_bytes: int | None = None  # physical memory, or the container's limit if lower
-    free_disk_bytes: int | None = None  # on the disk of the build folder
-    hub_cache_free_bytes: int | None = None  # on the disk Hub downloads go to
-    gpu_free_bytes: int | None = None  # GPU memory no other process holds
-    as_t4: bool = False  # LABS_AS_T4: a bigger GPU run with a T4's limits
-
-    @property
-    def has_gpu(self) -> bool:
-        return self.device == "cuda"
-
-    @property
-    def real_bf16(self) -> bool:
-        """bf16 arithmetic in hardware: compute capability 8 or more, and not run as a T4.
-
-        ``torch.cuda.is_bf16_supported()`` says True on a T4 (7.5), which only emulates it.
-        """
-        return (self.has_gpu and not self.as_t4 and self.compute_capability is not None
-                and self.compute_capability >= (8, 0))
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One figure a lab needs (GiB or minutes), measured or estimated, and its source."""
-
-    value: float
-    measured: bool
-    source: str
-
-    @property
-    def kind(self) -> str:
-        return "measured" if self.measured else "estimate"
-
-
-@dataclass(frozen=True)
-class Needs:
-    """What one lab needs on one profile."""
-
-    gpu_memory_gib: Figure  # peak GPU memory, in fp32 as on a T4 (bf16 GPUs need less)
-    minutes: Figure  # on the profile's REFERENCE_HARDWARE
-    ram_gib: Figure  # on the host, with a GPU (without one, the GPU's share comes on top)
-    disk_gib: Figure  # Hub downloads and what the lab writes
-
-
-def _measured(value: float, source: str) -> Figure:
-    return Figure(value, True, source)
-
-
-def _estimate(value: float, source: str) -> Figure:
-    return Figure(value, False, source)
-
-
-_BENCH = "benchmarks/README.md"
-_FULL_RAM = "the lab's models in fp32 on the host, plus ~3 GiB for Python, torch and CUDA"
-# Downloads: safetensors sizes from parameter counts, 4 bytes a weight (SmolLM2 ships bf16):
-# flan-t5-base 1.0 GB, roberta hate-speech 0.5 GB, xlmr-large judge 2.2 GB, SmolLM2 0.3 GB.
-_FULL_MODELS = "Hub downloads: flan-t5-base 1 GB, both judges 2.7 GB, SmolLM2 0.3 GB"
-_TINY_MINUTES = "about 10 min for Labs 1-3 on two idle cores (labs_tools/robustness.py)"
-
-# What each lab needs, per profile. Measured figures are copied from benchmarks/README.md
-# (tests/test_preflight.py checks that they appear there); the rest are estimates until
-# `make rehearse-gpu` measures each lab in the T4 regime. Lab 4 (DPO and GRPO, being split
-# out of Lab 3) has estimates only; while Lab 3 still holds those sections, its figures
-# include them (without them, its peak would be PPO's 1.4 GiB, or the 8.3 GiB of Lab 2's
-# LoRA when it trains Lab 2's adapter itself, both measured).
-NEEDS: dict[str, dict[str, Needs]] = {
-    "full": {
-        "lab1": Needs(
-            gpu_memory_gib=_estimate(1.5, "flan-t5-base's fp32 weights (0.9 GiB) and "
-                                          "generation at batch 16; not measured"),
-            minutes=_estimate(10, "not measured on a T4; generation at 18.9 examples/s on "
-                                  f"an H100 in bf16 ({_BENCH})"),
-            ram_gib=_estimate(4, _FULL_RAM),
-            disk_gib=_estimate(1, "Hub downloads: flan-t5-base 1 GB and the data"),
-        ),
-        "lab2": Needs(
-            gpu_memory_gib=_measured(10.67, "full fine-tuning, batch 8, fp32 as on a T4 "
-                                            f"(fit_t4.py, {_BENCH})"),
-            minutes=_estimate(30, "the lab's own budget on a T4 (section 4)"),
-            ram_gib=_estimate(7, "four trained flan-t5-base copies kept on the host in fp32, "
-                                  "plus ~3 GiB for Python, torch and CUDA"),
-            disk_gib=_estimate(2, "flan-t5-base 1 GB, and the fine-tuned copy it saves"),
-        ),
-        "lab3": Needs(
-            gpu_memory_gib=_estimate(9.1, "DPO's step at 8 pairs, counted from activations "
-                                          f"({_BENCH}); PPO's step measured 1.43 GiB"),
-            minutes=_estimate(45, "the lab's own budget on a T4, 30-45 min with GRPO and DPO"),
-            ram_gib=_estimate(6, _FULL_RAM),
-            disk_gib=_estimate(4, _FULL_MODELS),
-        ),
-        "lab4": Needs(
-            gpu_memory_gib=_estimate(9.1, "DPO's step at 8 pairs, counted from activations "
-                                          f"({_BENCH}); GRPO not measured"),
-            minutes=_estimate(20, "GRPO (40 steps) and DPO (2 epochs) on a T4; never run"),
-            ram_gib=_estimate(6, _FULL_RAM),
-            disk_gib=_estimate(4, _FULL_MODELS),
-        ),
-    },
-    "tiny": {
-        lab: Needs(
-            gpu_memory_gib=_estimate(0.5, "models of about 1 M parameters"),
-            minutes=_estimate(minutes, _TINY_MINUTES),
-            ram_gib=_estimate(2, "Python, torch and transformers with 1 M-parameter models"),
-            disk_gib=_estimate(0.1, "nothing downloads; small models and adapters written"),
-        )
-        for lab, minutes in (("lab1", 2), ("lab2", 4), ("lab3", 5), ("lab4", 2))
-    },
-}
-
-# The settings that size each lab's batches on the GPU, as ``settings_overrides`` names
-# them: (profile section, setting, what it sizes). Lab 4's DPO and GRPO sizes are
-# Lab3Settings fields until they get settings of their own.
-MEMORY_SETTINGS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "lab1": (("lab1", "batch_size", "prompts generated at once"),),
-    "lab2": (("lab2", "batch_size", "training batch"),
-             ("lab2", "generation_batch_size", "summaries generated at once")),
-    "lab3": (("lab3", "dpo_batch_size", "preference pairs per DPO step"),
-             ("lab3", "ppo_mini_batch_size", "prompts per PPO gradient step"),
-             ("lab3", "generation_batch_size", "summaries generated at once"),
-             ("lab3", "grpo_batch_size", "prompts per GRPO step"),
-             ("lab2", "batch_size", "Lab 2's training batch, if Lab 3 trains its adapter")),
-    "lab4": (("lab3", "dpo_batch_size", "preference pairs per DPO step"),
-             ("lab3", "grpo_batch_size", "prompts per GRPO step")),
-}
 
 
 @dataclass(frozen=True)
@@ -326,14 +190,15 @@ def check(
 
     ``profile_name`` is resolved as :func:`labs_common.profiles.get_profile` does (None:
     ``$LABS_PROFILE``, else tiny); ``lab`` is one of ``lab1`` to ``lab4``; ``runtime``
-    defaults to :func:`gather_runtime` (tests pass their own).
+    defaults to :func:`labs_common.runtime.gather_runtime` (tests pass their own).
 
     Raises :class:`PreflightError`, whose message says what to do, when
 
     * the full profile starts in Colab without a GPU (how to switch the runtime);
     * the full profile starts on a GPU with less memory than the lab's peak and CUDA's
       own share, unless ``settings_overrides`` already lowers one of the settings that size
-      the lab's batches (:data:`MEMORY_SETTINGS`): then it warns and goes on;
+      the lab's batches (:data:`labs_common.lab_needs.MEMORY_SETTINGS`): then it warns and
+      goes on;
     * the results file named by ``LABS_RESULTS`` holds another profile's figures, which
       the lab's last cell would refuse to replace.
 
@@ -394,75 +259,3 @@ def check(
             )
             break
     return Report(profile.name, lab, runtime, needs, results_file, tuple(warnings))
-
-
-# --------------------------------------------------------------------------- the facts
-
-
-def gather_runtime(build_folder: Path | None = None) -> Runtime:
-    """Read this runtime's facts: Colab, GPU, bf16, RAM, free disk (nothing downloads)."""
-    import torch
-
-    from labs_common.colab import in_colab
-
-    gpu = torch.cuda.is_available()
-    name = memory = capability = free = None
-    if gpu:
-        properties = torch.cuda.get_device_properties(0)
-        name, memory = properties.name, int(properties.total_memory)
-        capability = (int(properties.major), int(properties.minor))
-        free = int(torch.cuda.mem_get_info(0)[0])
-        if as_t4():
-            memory = min(memory, T4_MEMORY_BYTES)
-            free = min(free, memory)
-    return Runtime(
-        in_colab=in_colab(),
-        device="cuda" if gpu else "cpu",
-        gpu_name=name,
-        gpu_memory_bytes=memory,
-        compute_capability=capability,
-        ram_bytes=_ram_bytes(),
-        free_disk_bytes=_free_bytes(build_folder or build_dir()),
-        hub_cache_free_bytes=_free_bytes(_hub_cache()),
-        gpu_free_bytes=free,
-        as_t4=gpu and as_t4(),
-    )
-
-
-def _ram_bytes() -> int | None:
-    """Physical memory, or the container's memory limit (cgroup) where that is lower."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-    for limit_file in ("/sys/fs/cgroup/memory.max",
-                       "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            limit = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if limit.isdigit():
-            total = min(total, int(limit))
-    return total
-
-
-def _free_bytes(folder: Path | str) -> int | None:
-    """Free bytes on the disk that holds ``folder`` (or its nearest existing parent)."""
-    path = Path(folder).expanduser().absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
-
-
-def _hub_cache() -> Path:
-    """Where the Hugging Face libraries download to."""
-    try:
-        from huggingface_hub import constants
-
-        return Path(constants.HF_HUB_CACHE)
-    except (ImportError, AttributeError):
-        home = os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")
-        return Path(home) / "hub"

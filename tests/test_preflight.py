@@ -3,17 +3,15 @@
 import ast
 import dataclasses
 import math
-import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from labs_common import preflight
-from labs_common.preflight import GIB, NEEDS, PreflightError, Runtime
-from labs_common.profiles import PROFILE_NAMES, ProfileError, get_profile
-
-ROOT = Path(__file__).resolve().parents[1]
+from labs_common.lab_needs import GPU_HEADROOM_GIB, LABS, MEMORY_SETTINGS, NEEDS, Needs
+from labs_common.preflight import PreflightError
+from labs_common.profiles import ProfileError, get_profile
+from labs_common.runtime import GIB, Runtime
 
 # What Colab's free tier reports: a T4 (torch's total_memory) and 12.7 GB of RAM.
 COLAB_T4 = Runtime(in_colab=True, device="cuda", gpu_name="Tesla T4",
@@ -52,7 +50,7 @@ def test_tiny_on_a_cpu_says_so_in_one_line_and_goes_on():
     text = str(report)
     assert "\n" not in text
     assert "lab2 on the tiny profile" in text and "CPU" in text
-    assert "about 4 min (estimate)" in text and "16.0 GiB RAM" in text
+    assert "about 3 min (estimate)" in text and "16.0 GiB RAM" in text
     assert report.warnings == ()
 
 
@@ -74,7 +72,7 @@ def test_the_profile_comes_from_labs_profile_when_not_given(monkeypatch):
 # --------------------------------------------------------------------------- full: stops
 
 
-@pytest.mark.parametrize("lab", preflight.LABS)
+@pytest.mark.parametrize("lab", LABS)
 def test_full_in_colab_without_a_gpu_stops_and_says_how_to_switch(lab):
     with pytest.raises(PreflightError) as stop:
         preflight.check("full", lab, COLAB_CPU)
@@ -92,7 +90,7 @@ def test_full_on_a_small_gpu_stops_and_names_the_settings_to_lower(lab):
     message = str(stop.value)
     assert "settings_overrides" in message and "NVIDIA GeForce RTX 3070" in message
     assert f"{NEEDS['full'][lab].gpu_memory_gib.value:.3g} GiB" in message
-    for section, name, _ in preflight.MEMORY_SETTINGS[lab]:
+    for section, name, _ in MEMORY_SETTINGS[lab]:
         assert f"{section}.{name} (" in message
     # The suggestion is what the parameters cell takes, and it lowers every setting it names.
     suggestion = suggested_overrides(message)
@@ -114,7 +112,7 @@ def test_the_stop_says_the_figure_is_fp32_on_a_gpu_with_bf16():
 
 
 def test_the_stop_follows_the_labs_peak_and_cudas_share():
-    need = NEEDS["full"]["lab2"].gpu_memory_gib.value + preflight.GPU_HEADROOM_GIB
+    need = NEEDS["full"]["lab2"].gpu_memory_gib.value + GPU_HEADROOM_GIB
     enough = dataclasses.replace(SMALL_GPU, gpu_memory_bytes=math.ceil(need * GIB),
                                  gpu_free_bytes=math.ceil(need * GIB))
     preflight.check("full", "lab2", enough)
@@ -174,7 +172,7 @@ def test_full_on_a_colab_t4_goes_on_with_a_table():
     assert "12.7 GiB" in text  # Colab's RAM, and no warning about it
     assert report.results_file.name == "results-full.json" and "results-full.json" in text
     # every figure's source is printed beside the table
-    for field in dataclasses.fields(preflight.Needs):
+    for field in dataclasses.fields(Needs):
         figure = getattr(NEEDS["full"]["lab2"], field.name)
         assert f"{figure.kind}: {figure.source}" in text
 
@@ -199,6 +197,12 @@ def test_without_a_gpu_the_labs_gpu_share_comes_on_top_of_its_ram():
     ram = [w for w in report.warnings if "of RAM" in w]
     assert len(ram) == 1 and "17.7 GiB" in ram[0] and "GPU share included" in ram[0]
     assert not [w for w in preflight.check("full", "lab2", COLAB_T4).warnings if "RAM" in w]
+
+
+def test_a_gpu_run_as_a_t4_trains_in_fp32():
+    as_t4 = dataclasses.replace(COLAB_T4, gpu_name="NVIDIA H200", compute_capability=(9, 0),
+                                as_t4=True)
+    assert "off, run as a T4" in str(preflight.check("full", "lab2", as_t4))
 
 
 def test_another_process_holding_the_gpu_is_a_warning():
@@ -246,117 +250,11 @@ def test_a_results_file_holding_another_profile_stops_before_anything_runs(build
     assert preflight.check("tiny", "lab1", LAPTOP).results_file == shared
 
 
-# --------------------------------------------------------------------------- the table
-
-
-def test_every_profile_and_lab_has_figures_with_their_source():
-    assert set(NEEDS) == set(PROFILE_NAMES) == set(preflight.REFERENCE_HARDWARE)
-    for profile in PROFILE_NAMES:
-        assert set(NEEDS[profile]) == set(preflight.LABS)
-        for needs in NEEDS[profile].values():
-            for field in dataclasses.fields(needs):
-                figure = getattr(needs, field.name)
-                assert figure.value > 0 and len(figure.source) > 10
-
-
-def test_lab4_is_estimates_only():
-    for profile in PROFILE_NAMES:
-        needs = NEEDS[profile]["lab4"]
-        assert not any(getattr(needs, f.name).measured for f in dataclasses.fields(needs))
-
-
-def test_measured_figures_are_the_benchmarks_own():
-    """A figure marked measured must appear, with its unit, in benchmarks/README.md."""
-    benchmarks = (ROOT / "benchmarks" / "README.md").read_text()
-    measured = [getattr(needs, f.name) for profile in NEEDS.values() for needs in profile.values()
-                for f in dataclasses.fields(needs) if getattr(needs, f.name).measured]
-    assert measured  # Lab 2's peak, at least
-    for figure in measured:
-        assert re.search(rf"\b{figure.value:.2f} GiB", benchmarks), figure
-
-
-def test_the_settings_to_lower_exist_and_size_batches():
-    full = get_profile("full")
-    assert set(preflight.MEMORY_SETTINGS) == set(preflight.LABS)
-    for lab, settings in preflight.MEMORY_SETTINGS.items():
-        assert settings, lab
-        for section, name, what in settings:
-            value = getattr(getattr(full, section), name)
-            assert isinstance(value, int) and value >= 2 and "batch" in name, (lab, name)
-            assert what
-
-
 def test_unknown_labs_and_profiles_are_refused():
     with pytest.raises(ValueError, match="No lab named 'lab5'"):
         preflight.check("tiny", "lab5", LAPTOP)
     with pytest.raises(ProfileError, match="Unknown profile"):
         preflight.check("huge", "lab1", LAPTOP)
-
-
-# --------------------------------------------------------------------------- the runtime
-
-
-@pytest.mark.parametrize(("capability", "as_t4", "real"), [
-    ((7, 5), False, False),  # T4: torch.cuda.is_bf16_supported() says True, by emulation
-    ((8, 0), False, True),  # A100
-    ((9, 0), True, False),  # H100 run as a T4
-    (None, False, False),
-])
-def test_real_bf16_needs_capability_8(capability, as_t4, real):
-    runtime = Runtime(in_colab=False, device="cuda" if capability else "cpu",
-                      compute_capability=capability, as_t4=as_t4)
-    assert runtime.real_bf16 is real
-
-
-def test_gather_runtime_on_this_cpu(build):
-    runtime = preflight.gather_runtime()
-    if runtime.has_gpu:
-        pytest.skip("this machine has a GPU")
-    assert runtime.device == "cpu" and runtime.gpu_name is None and not runtime.in_colab
-    assert runtime.ram_bytes > GIB and runtime.free_disk_bytes > 0
-    assert not runtime.real_bf16
-
-
-def fake_cuda(monkeypatch, total, free):
-    import torch
-
-    properties = SimpleNamespace(name="NVIDIA H200", total_memory=total, major=9, minor=0)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: properties)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (free, total))
-
-
-def test_gather_runtime_reads_the_gpu(monkeypatch, build):
-    fake_cuda(monkeypatch, total=140 * GIB, free=139 * GIB)
-    monkeypatch.setitem(__import__("sys").modules, "google.colab", SimpleNamespace())
-    runtime = preflight.gather_runtime(build / "not" / "yet")
-    assert runtime.in_colab and runtime.has_gpu and runtime.gpu_name == "NVIDIA H200"
-    assert runtime.gpu_memory_bytes == 140 * GIB and runtime.gpu_free_bytes == 139 * GIB
-    assert runtime.compute_capability == (9, 0) and runtime.real_bf16
-    assert runtime.free_disk_bytes > 0  # of the nearest folder that exists
-
-
-def test_gather_runtime_as_a_t4_takes_its_memory_and_precision(monkeypatch):
-    fake_cuda(monkeypatch, total=140 * GIB, free=139 * GIB)
-    monkeypatch.setenv("LABS_AS_T4", "1")
-    runtime = preflight.gather_runtime()
-    assert runtime.as_t4 and not runtime.real_bf16
-    assert runtime.gpu_memory_bytes == runtime.gpu_free_bytes == 15 * GIB
-    assert "off, run as a T4" in str(preflight.check("full", "lab2", runtime))
-
-
-def test_ram_is_the_containers_limit_when_lower(monkeypatch):
-    real_read = Path.read_text
-
-    def read(path, *args, **kwargs):
-        if str(path) == "/sys/fs/cgroup/memory.max":
-            return "2147483648\n"
-        if str(path) == "/sys/fs/cgroup/memory/memory.limit_in_bytes":
-            raise OSError
-        return real_read(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", read)
-    assert preflight._ram_bytes() == 2 * GIB
 
 
 def test_the_report_shows_as_text_in_ipython():
