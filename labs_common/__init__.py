@@ -7,6 +7,7 @@ Setting up a lab
     runtime           this runtime's facts: Colab, the GPU and its bf16, RAM, free disk
     lab_needs         what each lab needs per profile (GPU memory, minutes, RAM, disk)
     profiles          the tiny and full profiles: models, datasets and every lab's sizes
+    rehearsal         every lab's sizes cut to a few examples, for ``make rehearse``
     hub               where models and data load from (pinned Hub commits, a local Hub
                       folder, disk), and ``activate``, which ``session.start`` calls
     device            the device, the dtype, mixed precision, CPU threads; T4 emulation

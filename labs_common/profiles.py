@@ -169,13 +169,8 @@ def _tiny() -> Profile:
         dialogue_dataset=str(tiny_dir() / "dialogsum"),
         sentiment_dataset=str(tiny_dir() / "tweets"),
         local=True,
-        lab1=Lab1Settings(
-            rouge_examples=100,
-            sentiment_examples=150,
-            few_shot_examples=3,
-            batch_size=25,
-            max_new_tokens=64,
-        ),
+        lab1=Lab1Settings(rouge_examples=100, sentiment_examples=150, few_shot_examples=3,
+                          batch_size=25, max_new_tokens=64),
         lab2=Lab2Settings(
             train_examples=None,  # all 2,000 training dialogues
             eval_examples=100,  # the whole test split
@@ -236,13 +231,8 @@ def _full() -> Profile:
         dialogue_dataset="knkarthick/dialogsum",
         sentiment_dataset="mteb/tweet_sentiment_extraction",
         local=False,
-        lab1=Lab1Settings(
-            rouge_examples=100,
-            sentiment_examples=200,
-            few_shot_examples=2,
-            batch_size=16,
-            max_new_tokens=64,
-        ),
+        lab1=Lab1Settings(rouge_examples=100, sentiment_examples=200, few_shot_examples=2,
+                          batch_size=16, max_new_tokens=64),
         lab2=Lab2Settings(
             train_examples=4000,  # one pass: full_steps x batch_size = 4,000 dialogues
             eval_examples=100,  # distinct test dialogues (the split repeats each one 3 times)
@@ -287,23 +277,6 @@ def _full() -> Profile:
 
 
 _BUILDERS = {"tiny": _tiny, "full": _full}
-
-# The rehearsal (``make rehearse``) runs every lab on the full profile against a local
-# replica of its Hub repositories (random weights, shrunk widths): it checks that the code
-# path works, not the lessons, so each subset and training run is cut to a few examples.
-REHEARSAL_SETTINGS: dict[str, dict] = {
-    "lab1": {"rouge_examples": 6, "sentiment_examples": 6, "batch_size": 4,
-             "max_new_tokens": 16},
-    "lab2": {"train_examples": 32, "eval_examples": 4, "sentiment_examples": 6,
-             "batch_size": 4, "full_steps": 2, "lora_steps": 2, "sentiment_lora_steps": 2,
-             "warmup_steps": 0, "generation_batch_size": 4, "max_new_tokens": 16},
-    "lab3": {"eval_examples": 4, "generation_batch_size": 4, "ppo_steps": 2,
-             "ppo_batch_size": 4, "ppo_mini_batch_size": 2, "max_new_tokens": 16,
-             "seeds": [0], "grpo_steps": 2, "grpo_batch_size": 4, "grpo_generations": 2,
-             "grpo_max_completion_length": 8, "dpo_dialogues": 8, "dpo_samples": 2,
-             "dpo_min_margin": 0.0, "dpo_epochs": 1, "dpo_batch_size": 4,
-             "ppo_scan_dialogues": 16},
-}
 
 
 def get_profile(name: str | None = None) -> Profile:

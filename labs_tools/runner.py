@@ -8,7 +8,7 @@ adds the seconds each notebook took and prints a summary table.
 
 ``--rehearsal`` (``make rehearse``) runs the same cells on the full profile against a local
 replica of its Hub repositories (``--hub-dir``), with every subset and training run cut to
-a few examples (:data:`labs_common.profiles.REHEARSAL_SETTINGS`). Everything it writes goes
+a few examples (:data:`labs_common.rehearsal.REHEARSAL_SETTINGS`). Everything it writes goes
 to ``build/rehearsal/``, apart from a real full-profile run's files: executed notebooks,
 ``results.json`` and the adapters Lab 2 trains for Lab 3. It runs Lab 3 before Lab 2, so
 that Lab 3's fallback (training Lab 2's adapter itself, as on a fresh Colab machine) runs too.
@@ -26,7 +26,7 @@ from pathlib import Path
 from labs_common.device import T4_VARIABLE
 from labs_common.hub import HUB_DIR_VARIABLE
 from labs_common.paths import REPO_ROOT, build_dir, results_path
-from labs_common.profiles import REHEARSAL_SETTINGS
+from labs_common.rehearsal import REHEARSAL_SETTINGS
 from labs_common.results import flatten, load_results, record_results
 
 HEADLINES = (
