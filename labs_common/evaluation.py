@@ -43,6 +43,40 @@ def summarize(
     )
 
 
+def compare_generation_settings(
+    model,
+    tokenizer,
+    prompt: str,
+    dialogues: Sequence[str],
+    references: Sequence[str],
+    options_by_name: Mapping[str, dict],
+    *,
+    seed: int,
+    max_new_tokens: int = 64,
+):
+    """A table with one row per generation setting: the text it writes for ``prompt`` and
+    its ROUGE-1 over ``dialogues`` (instruction prompt) against ``references``.
+
+    ``options_by_name`` maps a name to ``generate`` keyword arguments (``{"num_beams": 4}``);
+    ``max_new_tokens`` applies where a setting does not set it. Every setting is reseeded
+    with ``seed`` first, so a re-run prints the same table.
+    """
+    import pandas as pd
+    from transformers import set_seed
+
+    rouge_column = f"ROUGE-1, {len(dialogues)} dialogues"
+    rows = []
+    for name, options in options_by_name.items():
+        options = {"max_new_tokens": max_new_tokens, **options}
+        set_seed(seed)
+        text = generate_batched(model, tokenizer, [prompt], **options)[0]
+        set_seed(seed)
+        texts = summarize(model, tokenizer, dialogues, progress=False, **options)
+        rouge1 = rouge_per_example(texts, references)["rouge1"]
+        rows.append({"setting": name, "summary": text, rouge_column: sum(rouge1) / len(rouge1)})
+    return pd.DataFrame(rows).set_index("setting")
+
+
 def score_summaries(summaries: Sequence[str], references: Sequence[str]) -> dict:
     """Mean ROUGE plus the per-example ROUGE-1 that confidence intervals need."""
     per = rouge_per_example(summaries, references)

@@ -7,6 +7,8 @@ FLAN-T5, a cell prints the comparison from the numbers with these helpers instea
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 
 def compare(a: float, b: float, *, tolerance: float = 0.0,
             words: tuple[str, str, str] = ("higher than", "the same as", "lower than")) -> str:
@@ -53,3 +55,25 @@ def curve(values, name: str = "the loss") -> str:
                        "then it flattened.")
     return text + (f"; only {max(early, 0):.0%} of the fall came in the first quarter of the "
                    "steps: it kept falling through the run.")
+
+
+def generation_table(table, greedy: str = "greedy") -> str:
+    """Two lines on a table of generation settings (``compare_generation_settings``): how
+    many different texts the settings wrote and which wrote the greedy one; where ROUGE-1
+    was highest and lowest, and whether it fell steadily as the sampling temperature rose.
+    """
+    texts = table["summary"]
+    same = [name for name in table.index if name != greedy and texts[name] == texts[greedy]]
+    rouge = table[[c for c in table.columns if c.startswith("ROUGE-1")][0]]
+    by_temperature = {name: rouge[name] for name in table.index if "temperature" in name}
+    values = list(by_temperature.values())
+    steady = len(values) > 1 and all(a > b for a, b in pairwise(values))
+    trend = (f"temperature {' / '.join(n.split('temperature ')[1] for n in by_temperature)}: "
+             + " / ".join(f"{value:.3f}" for value in values))
+    return (f"{texts.nunique()} different summaries from {len(table)} settings; the same text "
+            f"as {greedy}: {', '.join(same) or 'none'}\n"
+            f"{rouge.name}: highest for {rouge.idxmax()} ({rouge.max():.3f}), lowest for "
+            f"{rouge.idxmin()} ({rouge.min():.3f})"
+            + (f"; {trend}: " + ("it falls as the temperature rises" if steady
+                                 else "not a steady fall with the temperature")
+               if by_temperature else ""))

@@ -65,7 +65,7 @@ class Lab2Settings:
 
 @dataclass(frozen=True)
 class Lab3Settings:
-    """Sizes for Lab 3 (PPO detoxification and GRPO)."""
+    """Sizes for Labs 3 and 4 (PPO; GRPO and DPO): the two RL labs share them."""
 
     eval_examples: int  # test dialogues for toxicity and ROUGE before/after
     generation_batch_size: int  # summaries generated at once when scoring before/after
@@ -113,7 +113,7 @@ class Profile:
     summarizer: str  # FLAN-T5 (model and tokenizer)
     toxicity_classifier: str  # reward model: label 0 = nothate, 1 = hate
     toxicity_judge: str  # a second toxicity classifier that PPO never sees
-    causal_policy: str  # a small decoder-only model for Lab 3's GRPO section
+    causal_policy: str  # a small decoder-only model for Lab 4's GRPO and DPO sections
     dialogue_dataset: str
     sentiment_dataset: str
     local: bool  # True: everything loads from disk, never from the Hub

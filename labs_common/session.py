@@ -7,6 +7,10 @@ every random generator, and prints one block that says all of it::
 
     lab = session.start("lab2", profile_name, hub_dir, settings_overrides, seed)
     profile, settings, device = lab.profile, lab.settings, lab.device
+
+Each section adds its headline figures where it computes them (:meth:`Session.record`), and
+the lab's last section writes them all (:meth:`Session.save_results`), so no cell has to
+gather the whole lab's numbers at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from labs_common import preflight
 from labs_common.device import model_dtype, select_device, set_cpu_threads, training_precision
 from labs_common.hub import activate
 from labs_common.profiles import Profile
-from labs_common.results import library_versions
+from labs_common.results import deep_merge, format_results, library_versions, record_results
 
 SETTINGS_GROUP = {"lab4": "lab3"}  # a lab whose settings live in another lab's group
 
@@ -37,6 +41,7 @@ class Session:
     bf16: bool
     report: preflight.Report
     started: float = field(default_factory=time.perf_counter)
+    results: dict = field(default_factory=dict)  # the headline figures, section by section
 
     @property
     def settings(self):
@@ -56,6 +61,20 @@ class Session:
         if retrain:
             shutil.rmtree(folder, ignore_errors=True)
         return folder
+
+    def record(self, **figures) -> None:
+        """Add a section's figures to :attr:`results`, merged key by key into what is there:
+        ``lab.record(kl={"step0": 0.0})`` then ``lab.record(kl={"final": 1.2})`` keeps both."""
+        self.results = deep_merge(self.results, figures)
+
+    def save_results(self) -> str:
+        """Write :attr:`results` to ``build/labs/results-<profile>.json`` under this lab (with
+        the seed and library versions) and return them as text, one figure a line, with
+        the lab's running time. Times are printed, never recorded: a re-run of the lab
+        records the same file."""
+        record_results(self.lab, self.results, profile=self.profile.name, seed=self.seed)
+        return (f"{format_results(self.results)}\n\n"
+                f"Lab {self.lab.removeprefix('lab')} ran in {self.seconds():.0f} s")
 
     def seconds(self) -> float:
         """Seconds since the set-up, for the lab's closing line."""

@@ -54,3 +54,22 @@ def test_rouge_error_bars_give_an_interval_around_each_mean():
     bars = ev.rouge_error_bars(scores, ["rouge1"], seed=0)
     low, high = bars["a"]["rouge1"]
     assert low <= scores["a"]["mean"]["rouge1"] <= high and low < high
+
+
+def test_compare_generation_settings_reseeds_so_a_rerun_gives_the_same_table(tiny_t5,
+                                                                            word_tokenizer):
+    options = {"greedy": {}, "short": {"max_new_tokens": 2},
+               "sample": {"do_sample": True, "top_k": 0}}
+    dialogues = ["#Person1#: hi there", "#Person2#: ok bye"]
+
+    def table():
+        return evaluation.compare_generation_settings(
+            tiny_t5, word_tokenizer, "summarize: hi", dialogues, ["hi", "bye"], options,
+            seed=3, max_new_tokens=6)
+
+    first = table()
+    assert list(first.index) == list(options)
+    assert list(first.columns) == ["summary", "ROUGE-1, 2 dialogues"]
+    assert first["ROUGE-1, 2 dialogues"].between(0, 1).all()
+    assert len(word_tokenizer(first.loc["short", "summary"])["input_ids"]) <= 2 + 1
+    assert first.equals(table())

@@ -1,3 +1,5 @@
+import pandas as pd
+
 from labs_common import narrate
 
 
@@ -28,3 +30,18 @@ def test_curve_says_when_it_rose_first_or_never_fell():
     assert rose.startswith("the training loss went from 2 to 0.7, rising first (to 3)")
     assert narrate.curve([1.0, 1.2, 1.1]).endswith("it did not fall.")
     assert "too few points" in narrate.curve([1.0])
+
+
+def test_generation_table_counts_texts_and_reads_the_temperature_trend():
+    table = pd.DataFrame({
+        "summary": ["a b", "a b", "c", "d"],
+        "ROUGE-1, 5 dialogues": [0.4, 0.5, 0.3, 0.2],
+    }, index=["greedy", "sample, temperature 0.1", "sample, temperature 0.5", "beams"])
+    first, second = narrate.generation_table(table).splitlines()
+    assert first == ("3 different summaries from 4 settings; the same text as greedy: "
+                     "sample, temperature 0.1")
+    assert "highest for sample, temperature 0.1 (0.500), lowest for beams (0.200)" in second
+    assert second.endswith("; temperature 0.1 / 0.5: 0.500 / 0.300: it falls as the "
+                           "temperature rises")
+    table.loc["sample, temperature 0.5", "ROUGE-1, 5 dialogues"] = 0.6
+    assert narrate.generation_table(table).endswith("not a steady fall with the temperature")

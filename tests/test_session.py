@@ -3,6 +3,9 @@ device, CPU threads and seed, printed in one block."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +57,18 @@ def test_run_dir_is_the_profiles_runs_folder_and_retrain_empties_it(monkeypatch,
     (folder / "checkpoint-5").mkdir(parents=True)
     assert lab.run_dir("lab2-lora") == folder and (folder / "checkpoint-5").is_dir()
     assert lab.run_dir("lab2-lora", retrain=True) == folder and not folder.exists()
+
+
+def test_sections_record_their_figures_and_the_last_one_writes_them(monkeypatch, tmp_path,
+                                                                    capsys):
+    monkeypatch.setenv("LABS_BUILD_DIR", str(tmp_path))
+    monkeypatch.delenv("LABS_RESULTS", raising=False)
+    lab = session.start("lab3", "tiny", seed=3, quiet=True)
+    lab.record(kl={"step0": 0.0}, examples=8)
+    lab.record(kl={"final": np.float32(1.5)})  # merged into the section above, not replacing it
+    text = lab.save_results()
+    written = json.loads((tmp_path / "labs" / "results-tiny.json").read_text())
+    assert written["lab3"] == {"kl": {"step0": 0.0, "final": 1.5}, "examples": 8}
+    assert written["meta"]["lab3"]["seed"] == 3
+    assert "kl.final  1.5" in text and text.splitlines()[-1].startswith("Lab 3 ran in ")
+    assert "seconds" not in written  # times are printed, never recorded
