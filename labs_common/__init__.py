@@ -39,10 +39,12 @@ Detoxification and preference optimization (Labs 3 and 4)
     toxicity          the toxicity classifiers: logits, P(hate), the PPO reward
     insults           the tiny world's insult words and how a summary reports one
     detox             the PPO detoxification run: loop, live statistics, statistics guide
-    detox_evaluation  summaries before and after, their toxicity, the comparison tables
+    detox_evaluation  summaries before and after, their toxicity, KL moved, runs over seeds
+    comparison        methods side by side on the same judges, with paired intervals
     causal_prompts    prompts for a decoder-only policy, chat template included
-    rl                PPO and DPO on a LoRA policy, and trl's GRPO and DPO runs
-                      (:mod:`labs_common.rl` lists its modules in reading order)
+    rl                PPO (actor-critic, settings, trainer) and DPO on a LoRA policy, and
+                      trl's GRPO and DPO runs (:mod:`labs_common.rl` lists its modules in
+                      reading order)
 
 The tools that build the tiny world and the Hub replica, run the notebooks headless and
 train without a notebook are in :mod:`labs_tools`, which imports this package; this package

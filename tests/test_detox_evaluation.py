@@ -111,23 +111,6 @@ def test_percent_change_and_word_counts():
     assert detox_evaluation.word_counts(["a b c", "", "one"]) == [3, 0, 1]
 
 
-def test_method_comparison_reports_each_change_with_its_paired_interval():
-    before = ["you idiot", "hello there", "idiot again", "fine day"]
-    after = ["hello", "hello there", "a fine answer", "fine day"]
-    references = ["hello there", "hello there", "a fine answer", "fine day"]
-    row = detox_evaluation.method_comparison(before, after, references, _FakeClassifier(),
-                                             _FakeClassifier(), kl=0.25, seconds=12.0, seed=0)
-    assert row["toxicity (reward model), before"] == 0.5
-    assert row["toxicity (reward model), after"] == 0.0
-    assert row["toxicity (reward model), change"] == -0.5
-    low, high = row["toxicity (reward model), change 95 % CI"]
-    assert low <= -0.5 <= high <= 0
-    assert row["ROUGE-1, change"] > 0 and row["KL to the start"] == 0.25
-    table = detox_evaluation.comparison_table({"PPO": row})
-    assert table.loc["toxicity (reward model), change", "PPO"] == "-0.500"
-    assert table.loc["training seconds", "PPO"] == "12"
-
-
 def test_runs_summary_gives_each_run_and_the_mean_over_runs():
     before = {"toxicity": [0.8, 0.4, 0.0, 0.4], "judge": [0.8, 0.8, 0.0, 0.4],
               "rouge1": [0.5, 0.5, 0.5, 0.5]}
