@@ -44,7 +44,8 @@ from benchmarks.seed_style import SeedStylePPO
 from labs_common.device import model_dtype
 from labs_common.lora import make_lora_model
 from labs_common.prompts import instruction_prompt
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig
 
 
 def cheap_reward(texts: list[str]) -> list[float]:

@@ -45,7 +45,8 @@ from benchmarks.seed_style import train_padded_to_max_length
 from labs_common.device import model_dtype, training_precision
 from labs_common.lora import make_lora_model
 from labs_common.prompts import instruction_prompt
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig
 from labs_common.training import summary_pairs, train_seq2seq
 
 MULTIPLE = 64  # tokens: inputs of 200 +- 80 tokens fall into 4-5 buckets, summaries into 1

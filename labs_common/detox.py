@@ -4,7 +4,7 @@ The notebook tells the story; this module holds the run it repeats (the main run
 seed spread, the runs that game the reward model, the causal policy's run):
 
 * :func:`ppo_config` turns the profile's :class:`~labs_common.profiles.Lab3Settings` into
-  a :class:`~labs_common.rl.ppo.PPOConfig`;
+  a :class:`~labs_common.rl.ppo_config.PPOConfig`;
 * :func:`targeted_dialogues` keeps the training dialogues whose summaries by the starting
   policy the reward model finds most toxic: PPO trains where there is something to fix;
   :func:`choose_ppo_dialogues` writes and scores those summaries and applies it;
@@ -34,7 +34,8 @@ from labs_common import checkpoints
 from labs_common.detox_evaluation import generate_summaries
 from labs_common.profiles import Lab3Settings
 from labs_common.prompts import instruction_prompt
-from labs_common.rl.ppo import PPOConfig, PPOTrainer, StepResult
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig, StepResult
 from labs_common.rl.rollout import RewardFn
 
 # The columns the live table shows during training (section 5).

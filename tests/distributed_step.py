@@ -20,7 +20,8 @@ from transformers import AutoTokenizer, T5ForConditionalGeneration
 from labs_common import lora, training
 from labs_common.hub import activate
 from labs_common.paths import tiny_model_dir
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig
 from labs_common.rl.ppo_math import mask_after_eos
 from labs_common.rl.rollout import Rollout
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from labs_common import checkpoints, detox, training
-from labs_common.rl.ppo import PPOConfig
+from labs_common.rl.ppo_config import PPOConfig
 
 from tiny_policies import PROMPTS, WORDS, t5_base, t5_policy, target_share, word_level_tokenizer
 

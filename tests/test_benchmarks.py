@@ -216,7 +216,8 @@ def test_seed_style_ppo_step_keeps_its_deep_copied_reference():
 
 def test_lengths_rounded_up_only_add_masked_padding():
     from benchmarks.bench_ppo import cheap_reward
-    from labs_common.rl.ppo import PPOConfig, PPOTrainer
+    from labs_common.rl.ppo import PPOTrainer
+    from labs_common.rl.ppo_config import PPOConfig
 
     tokenizer = common.t5_tokenizer(MICRO)
     stats = []

@@ -14,7 +14,7 @@ from peft import LoraConfig, TaskType, get_peft_model
 from labs_common import detox
 from labs_common.profiles import get_profile
 from labs_common.prompts import instruction_prompt
-from labs_common.rl.ppo import PPOConfig, StepResult
+from labs_common.rl.ppo_config import PPOConfig, StepResult
 
 DIALOGUES = [f"#Person1#: hello how are you {i}" for i in range(10)]
 

@@ -17,7 +17,8 @@ from labs_common.rl.dpo import (
     response_mask,
     sequence_logprobs,
 )
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig
 from labs_common.rl.rollout import Rollout
 
 from tiny_policies import (

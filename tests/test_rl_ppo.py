@@ -1,6 +1,7 @@
-"""Lab 3's PPO trainer (labs_common.rl.ppo) on tiny random models: the log-probs it trains
-on are the sampler's, rewards and KL by hand, the reference never moves, the update's
-statistics by hand, determinism, refusals, causal policies and gradient checkpointing."""
+"""Lab 3's PPO trainer (labs_common.rl.ppo) on tiny random models: rewards and KL by hand,
+the first step at KL 0 and ratio 1, the reference never moves, the update's statistics by
+hand, determinism, refusals, causal policies and gradient checkpointing. Sampling and reading
+the policy: test_rl_actor_critic.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ import math
 
 import pytest
 import torch
-from peft import LoraConfig, PeftModel, TaskType
 
-from labs_common.rl import ppo
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
-from labs_common.rl.ppo_math import logprobs_from_logits
-from labs_common.rl.rollout import Rollout
+from labs_common.rl import actor_critic, ppo
 
 from tiny_policies import (
     PROMPTS,
@@ -22,70 +19,10 @@ from tiny_policies import (
     llama_policy,
     ppo_trainer,
     reference_state,
-    t5_base,
     t5_policy,
     target_share,
     word_level_tokenizer,
 )
-
-
-def test_trainer_setup_trains_only_the_adapter_and_value_head(t5_tokenizer):
-    model = t5_policy()
-    model.train()
-    trainer = ppo_trainer(t5_tokenizer, model=model)
-    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
-    assert trainable and all("lora_" in n and ".default." in n for n in trainable)
-    assert reference_state(trainer.model)  # the frozen copy exists ...
-    assert not any(p.requires_grad for p in reference_state(trainer.model).values())
-    assert not any(m.training for m in trainer.model.modules())  # ... and dropout is off
-    assert trainer.value_head.weight.requires_grad
-
-
-def test_seq2seq_scoring_matches_the_sampler(t5_tokenizer):
-    """The log-probs PPO trains on are those of the distribution generate() sampled from."""
-    trainer = ppo_trainer(t5_tokenizer)
-    torch.manual_seed(1)
-    rollout = trainer.generate(PROMPTS)
-    encoded = t5_tokenizer(PROMPTS, padding=True, return_tensors="pt")
-    torch.manual_seed(1)
-    out = trainer.model.generate(
-        **encoded, do_sample=True, top_k=0, min_new_tokens=1, max_new_tokens=6,
-        output_logits=True, return_dict_in_generate=True,
-    )  # fmt: skip
-    real = rollout.response_mask == 1
-    assert torch.equal(out.sequences[:, 1:][real], rollout.response_ids[real])
-    sampler = logprobs_from_logits(torch.stack(out.logits, dim=1), rollout.response_ids)
-    torch.testing.assert_close(
-        sampler * rollout.response_mask, trainer.response_logprobs(rollout), atol=1e-5, rtol=0
-    )
-    assert rollout.responses == t5_tokenizer.batch_decode(
-        rollout.response_ids, skip_special_tokens=True
-    )
-
-
-def test_scoring_matches_the_processed_distribution_despite_the_generation_config(
-        t5_tokenizer, monkeypatch):
-    """A temperature or repetition penalty in the model's generation config would make
-    generate() sample from another distribution than the one PPO scores: the sampler
-    ignores them. Compared here with the processed scores generate() sampled from."""
-    trainer = ppo_trainer(t5_tokenizer, min_new_tokens=0)  # min_new_tokens alters the first token
-    config = trainer.model.get_base_model().generation_config
-    config.temperature, config.repetition_penalty, config.top_k = 0.5, 1.5, 3
-    sampled_from = []
-    generate = trainer.model.generate
-
-    def spy(**kwargs):
-        out = generate(**kwargs, output_scores=True, return_dict_in_generate=True)
-        sampled_from.append(torch.stack(out.scores, dim=1))  # after every logits processor
-        return out.sequences
-
-    monkeypatch.setattr(trainer.model, "generate", spy)
-    rollout = trainer.generate(PROMPTS)
-    processed = logprobs_from_logits(sampled_from[0].float(), rollout.response_ids)
-    torch.testing.assert_close(
-        processed * rollout.response_mask, trainer.response_logprobs(rollout), atol=1e-5, rtol=0
-    )
-    assert trainer.model.get_base_model().generation_config.temperature == 0.5  # restored
 
 
 def test_objective_kl_after_updates_is_the_summed_log_ratio_to_the_reference(t5_tokenizer):
@@ -137,14 +74,8 @@ def test_step_rewards_by_hand_with_padding_and_an_early_eos(t5_tokenizer, monkey
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_kl_to_reference_is_zero_at_the_start_but_kl_to_base_is_not(t5_tokenizer, dtype):
-    # bfloat16: peft would create the copy in float32, which computes a slightly different
-    # function; the trainer must match the dtypes for the KL to be exactly 0.
-    trainer = ppo_trainer(t5_tokenizer, model=t5_policy().to(dtype))
-    rollout = trainer.generate(PROMPTS)
-    assert trainer.kl_to_reference(rollout) == pytest.approx(0.0, abs=1e-6)
-    assert trainer.kl_to_base(rollout) > 0.05
-    stats = trainer.step(PROMPTS).stats
+def test_the_first_step_s_kl_is_zero_and_its_first_update_starts_at_ratio_1(t5_tokenizer, dtype):
+    stats = ppo_trainer(t5_tokenizer, model=t5_policy().to(dtype)).step(PROMPTS).stats
     assert stats["objective/kl"] == pytest.approx(0.0, abs=1e-6)  # the first step's KL
     # One mini-batch, one epoch: the first update starts exactly at ratio 1, nothing clipped.
     single = ppo_trainer(t5_tokenizer, model=t5_policy().to(dtype), mini_batch_size=8)
@@ -169,29 +100,6 @@ def test_reference_adapter_never_changes(t5_tokenizer):
     # ... while the policy did move, and now sits at a positive KL from the reference.
     assert not torch.equal(policy_logprobs_before, trainer.response_logprobs(rollout, "policy"))
     assert trainer.kl_to_reference(rollout) > 1e-4
-
-
-def test_an_unknown_adapter_name_is_refused_not_taken_for_the_reference(t5_tokenizer):
-    trainer = ppo_trainer(t5_tokenizer)
-    rollout = trainer.generate(PROMPTS)
-    for name in (None, "REFERENCE", "ref"):
-        with pytest.raises(ValueError, match="'policy', 'reference' or 'base'"):
-            trainer.response_logprobs(rollout, name)
-
-
-def test_a_model_without_adapter_uses_the_base_as_reference(t5_tokenizer):
-    lora = LoraConfig(r=4, target_modules=["q", "v"], task_type=TaskType.SEQ_2_SEQ_LM)
-    trainer = PPOTrainer(
-        PPOConfig(batch_size=8, mini_batch_size=4, max_new_tokens=4),
-        model=t5_base(),
-        tokenizer=t5_tokenizer,
-        reward_fn=target_share,
-        lora_config=lora,
-    )
-    assert isinstance(trainer.model, PeftModel) and trainer.reference_adapter is None
-    rollout = trainer.generate(PROMPTS)
-    assert trainer.kl_to_reference(rollout) == pytest.approx(0.0, abs=1e-6)
-    assert trainer.kl_to_base(rollout) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_step_reports_the_documented_stats(t5_tokenizer):
@@ -311,7 +219,7 @@ def test_optimize_names_what_is_wrong_before_any_update(t5_tokenizer, monkeypatc
         trainer.optimize(rollout, [1e30] * 3)
     # A sampled token the policy gives probability 0 (log-prob -inf), or a diverged value
     # head: caught when the rollout is scored, before any loss.
-    real_logprobs = ppo.logprobs_from_logits
+    real_logprobs = actor_critic.logprobs_from_logits
 
     def with_an_impossible_token(logits, tokens):
         logprobs = real_logprobs(logits, tokens)
@@ -319,7 +227,7 @@ def test_optimize_names_what_is_wrong_before_any_update(t5_tokenizer, monkeypatc
         return logprobs
 
     scored = r"^PPO step 0: the policy's log-probabilities or values contains NaN or inf"
-    monkeypatch.setattr(ppo, "logprobs_from_logits", with_an_impossible_token)
+    monkeypatch.setattr(actor_critic, "logprobs_from_logits", with_an_impossible_token)
     with pytest.raises(RuntimeError, match=scored):
         trainer.optimize(rollout, [1.0, 0.0, 1.0])
     monkeypatch.undo()
@@ -363,22 +271,6 @@ def test_causal_policy_runs_a_step():
     tokenizer = word_level_tokenizer(append_eos=False)
     trainer = ppo_trainer(tokenizer, model=llama_policy())
     prompts = ["red", "green blue cat dog", "sun moon", "fish bird tree"] * 2
-    rollout = trainer.generate(prompts)
-    assert isinstance(rollout, Rollout)
-    assert (rollout.query_mask[:, -1] == 1).all()  # prompts are left-padded
-    # Scoring sees the same distribution as the sampler, despite the left padding.
-    torch.manual_seed(3)
-    rollout = trainer.generate(prompts)
-    encoded = tokenizer(prompts, padding=True, padding_side="left", return_tensors="pt")
-    torch.manual_seed(3)
-    out = trainer.model.generate(
-        **encoded, do_sample=True, top_k=0, min_new_tokens=1, max_new_tokens=6, pad_token_id=0,
-        output_logits=True, return_dict_in_generate=True,
-    )  # fmt: skip
-    sampler = logprobs_from_logits(torch.stack(out.logits, dim=1), rollout.response_ids)
-    torch.testing.assert_close(
-        sampler * rollout.response_mask, trainer.response_logprobs(rollout), atol=1e-5, rtol=0
-    )
     stats = trainer.step(prompts).stats
     assert all(math.isfinite(v) for v in stats.values())
     assert stats["objective/kl"] == pytest.approx(0.0, abs=1e-6)

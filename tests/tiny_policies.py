@@ -19,7 +19,8 @@ from transformers import (
 )
 
 from labs_common.prompts import instruction_prompt
-from labs_common.rl.ppo import PPOConfig, PPOTrainer
+from labs_common.rl.ppo import PPOTrainer
+from labs_common.rl.ppo_config import PPOConfig
 from labs_common.rl.ppo_math import mask_after_eos
 from labs_common.rl.rollout import Rollout
 

@@ -3,20 +3,20 @@
 trl 0.4 to 0.11 ran PPO on encoder-decoder models such as FLAN-T5, through
 ``AutoModelForSeq2SeqLMWithValueHead`` (the 2023 course did). The PPO trainer that
 replaced it in later releases supports causal models only, and trl 1.13 removed PPO
-altogether, so Lab 3 uses this one: the arithmetic of :mod:`labs_common.rl.ppo_math`, the
-sampling and logits of :mod:`labs_common.rl.rollout`, the policy and reference of
-:mod:`labs_common.rl.policy`, plus a value head (``nn.Linear(hidden_size, 1)`` on the
-decoder's last hidden state). Only the adapter and the value head train; the model stays in
-eval mode, so the log-probabilities PPO compares are not noise and the first mini-batch's
-ratio is 1. :meth:`PPOTrainer.kl_to_reference` is exactly 0 at step 0, and
-:meth:`PPOTrainer.kl_to_base` is not: the 2023 course measured KL to the base model by
-accident, which is why its KL was about 29 at the first step, before any update.
+altogether, so Lab 3 uses this one: the arithmetic of :mod:`labs_common.rl.ppo_math` applied
+to the policy, reference and value head of :mod:`labs_common.rl.actor_critic`, which also
+samples the responses, reads their log-probabilities and values and measures the KL
+(:meth:`~labs_common.rl.actor_critic.ActorCritic.kl_to_reference` is exactly 0 at step 0,
+:meth:`~labs_common.rl.actor_critic.ActorCritic.kl_to_base` is not: the 2023 course measured
+KL to the base model by accident, which is why its KL was about 29 at the first step, before
+any update). The settings are :class:`~labs_common.rl.ppo_config.PPOConfig`.
 
 :meth:`PPOTrainer.step` samples a response per prompt, scores the responses with a reward
 function (``list[str] -> list[float]``) and runs PPO epochs on them, one gradient step per
 mini-batch: :meth:`~PPOTrainer.optimize` and ``_update``, which follow ``step`` below in the
-order they run. :meth:`~PPOTrainer.generate` and :meth:`~PPOTrainer.optimize` are public,
-so that a lab can run a step by hand.
+order they run. Only the adapter and the value head train; the model stays in eval mode, so
+the first mini-batch's ratio is 1. :meth:`~PPOTrainer.generate` and
+:meth:`~PPOTrainer.optimize` are public, so that a lab can run a step by hand.
 
 **Several processes** (``accelerate launch``): given an ``Accelerator``, the trainer lets it
 prepare the model, the value head and the optimizer. Each process samples and scores its
@@ -32,106 +32,37 @@ The statistics keep the names of trl's former PPO trainer (``objective/kl``,
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from peft import LoraConfig, PeftModel
 from torch import Tensor, nn
 
-from labs_common.device import padding_multiple
 from labs_common.rl import checkpoint
+from labs_common.rl.actor_critic import ActorCritic
 from labs_common.rl.policy import (
-    Which,
     adapter_weights,
-    end_of_sequence_ids,
     inference_config,
     load_adapter_weights,
-    prepare_policy,
     recomputing_activations,
-    require_pad_token,
-    using_adapter,
 )
+from labs_common.rl.ppo_config import PPOConfig, StepResult
 from labs_common.rl.ppo_math import (
     AdaptiveKLController,
     FixedKLController,
     clipped_policy_loss,
     clipped_value_loss,
     compute_gae,
-    kl_from_logits,
-    logprobs_from_logits,
     per_token_rewards,
 )
 from labs_common.rl.processes import Processes
-from labs_common.rl.rollout import RewardFn, Rollout, forward_logits, sample_rollout
+from labs_common.rl.rollout import RewardFn, Rollout
 
 
-@dataclass
-class PPOConfig:
-    """Every knob of Lab 3's PPO; the defaults follow the 2023 course where it set one."""
-
-    # --- optimization
-    learning_rate: float = 1.41e-5  # Adam step size for the adapter and the value head
-    batch_size: int = 16  # prompts per PPO step (the size the lab's loop draws)
-    mini_batch_size: int = 4  # responses per gradient step within an epoch
-    ppo_epochs: int = 1  # passes over each batch (the course used 1)
-    max_grad_norm: float | None = 1.0  # clip the gradient norm to this; None: no clipping
-    forward_batch_size: int | None = None  # rows per no-gradient forward; None: mini_batch_size
-    # --- KL penalty: reward -= kl_coef * (log p_policy - log p_reference), per token
-    init_kl_coef: float = 0.2  # starting KL coefficient (beta)
-    adaptive_kl: bool = True  # adapt beta toward target_kl (False: beta stays init_kl_coef)
-    target_kl: float = 6.0  # the per-response KL the adaptive controller aims for
-    horizon: int = 10_000  # episodes over which beta may change by about 20 %
-    # --- advantages (GAE)
-    gamma: float = 1.0  # discount per token (1: the end score counts fully at every token)
-    lam: float = 0.95  # GAE lambda: 1 = Monte Carlo returns, 0 = one-step TD
-    # --- losses
-    cliprange: float = 0.2  # policy ratio is clipped to [1 - cliprange, 1 + cliprange]
-    cliprange_value: float = 0.2  # new values stay within this of the old ones
-    vf_coef: float = 0.1  # weight of the value loss in the total loss
-    # --- sampling the responses
-    do_sample: bool = True  # sample (True) rather than decode greedily
-    top_k: int = 0  # 0: no top-k filtering (pure sampling, as in the course)
-    top_p: float = 1.0  # 1.0: no nucleus filtering
-    min_new_tokens: int = 1  # shortest response, in tokens
-    max_new_tokens: int = 64  # longest response, in tokens (unless the range below is set)
-    max_new_tokens_range: tuple[int, int] | None = None  # draw max_new_tokens per batch from
-    #   low..high inclusive (the course drew from 100..400); None: always max_new_tokens
-    max_prompt_length: int | None = 512  # prompts are truncated to this many tokens
-    # --- speed and memory
-    gradient_checkpointing: bool = False  # keep no layer activations for the backward pass of
-    #   the update and recompute them instead: much less GPU memory, a slower update
-    pad_to_multiple_of: int | None | Literal["auto"] = "auto"  # round each mini-batch's prompt
-    #   and response lengths up to a multiple of this (masked padding: the losses and stats
-    #   do not change); "auto": 64 on a GPU, where every new shape costs time, None on a CPU
-    # --- reproducibility
-    seed: int = 0  # seeds torch when the trainer is built, the length draws and the shuffling
-
-
-@dataclass
-class StepResult:
-    """What one PPO step did: its statistics and the episodes it learned from."""
-
-    stats: dict[str, float]
-    queries: list[str]
-    responses: list[str]
-    rewards: list[float]
-    samples: list[dict] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # One dict per episode, ready for pandas.DataFrame.
-        self.samples = [
-            {"query": q, "response": r, "reward": s}
-            for q, r, s in zip(self.queries, self.responses, self.rewards, strict=True)
-        ]
-
-
-class PPOTrainer:
+class PPOTrainer(ActorCritic):
     """PPO on a peft LoRA policy with a value head (Lab 3).
 
     >>> trainer = PPOTrainer(PPOConfig(), model=peft_model, tokenizer=tok, reward_fn=fn)
@@ -140,11 +71,12 @@ class PPOTrainer:
 
     ``model`` is a ``PeftModel`` whose active adapter is trained, or a plain model that
     ``lora_config`` gives a new adapter (:func:`~labs_common.rl.policy.prepare_policy`).
-    The trainer builds the value head, seeds torch with ``config.seed``, puts the model in
-    eval mode and owns the optimizer. With an ``accelerator``, ``batch_size`` and
-    ``mini_batch_size`` count prompts over all processes (multiples of the process count),
-    ``step`` takes the whole batch and :meth:`optimize` this process's part of a rollout;
-    ``generate`` and the KL measurements work on each process by itself.
+    The trainer seeds torch with ``config.seed``, builds the policy, its reference and the
+    value head (:class:`~labs_common.rl.actor_critic.ActorCritic`, whose sampling, reading
+    and measuring it inherits) and owns the optimizer. With an ``accelerator``,
+    ``batch_size`` and ``mini_batch_size`` count prompts over all processes (multiples of
+    the process count), ``step`` takes the whole batch and :meth:`optimize` this process's
+    part of a rollout; ``generate`` and the KL measurements work on each process by itself.
     """
 
     def __init__(
@@ -156,44 +88,23 @@ class PPOTrainer:
         lora_config: LoraConfig | None = None,
         accelerator=None,
     ):
-        self.config = config
-        self.tokenizer = tokenizer
         self.reward_fn = reward_fn
         self.processes = Processes(accelerator)
         self.processes.check_divides("batch_size", config.batch_size)
         self.processes.check_divides("mini_batch_size", config.mini_batch_size)
-        torch.manual_seed(config.seed)
-        self._length_rng = random.Random(config.seed)
+        torch.manual_seed(config.seed)  # first: the new adapter and the value head draw from it
         self._shuffle_rng = torch.Generator().manual_seed(config.seed)
-        require_pad_token(tokenizer)
+        device = accelerator.device if accelerator is not None else None
+        super().__init__(config, model, tokenizer, lora_config, device)
 
-        # A frozen copy of the starting adapter is the reference (no second base model); a
-        # plain model gets a new adapter, and the base model is its reference.
-        model, self.policy_adapter, self.reference_adapter = prepare_policy(model, lora_config)
-        if accelerator is not None:
-            model.to(accelerator.device)
-        self.model = model  # the model itself: sampling, adapters, saving
-        self.is_encoder_decoder = bool(model.config.is_encoder_decoder)
-        self.decoder_start_token_id = getattr(model.config, "decoder_start_token_id", None)
-        self.device = next(model.parameters()).device
-        multiple = config.pad_to_multiple_of
-        self.pad_multiple = padding_multiple(self.device) if multiple == "auto" else multiple
-        self.eos_token_ids = end_of_sequence_ids(model, tokenizer)
-
-        hidden_size = model.config.get_text_config().hidden_size
-        self.value_head = nn.Linear(hidden_size, 1).to(self.device)
-        nn.init.normal_(self.value_head.weight, std=0.01)  # small: values start near 0
-        nn.init.zeros_(self.value_head.bias)
-
-        adapter_parameters = [p for p in model.parameters() if p.requires_grad]
+        adapter_parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.trainable_parameters = adapter_parameters + list(self.value_head.parameters())
         self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=config.learning_rate)
         # What the update's forward passes run through: the model and the head themselves
         # on one process; their prepared wrappers, which average gradients, on several.
-        self._trained_model, self._trained_value_head = model, self.value_head
         if accelerator is not None:
             self._trained_model, self._trained_value_head, self.optimizer = accelerator.prepare(
-                model, self.value_head, self.optimizer
+                self.model, self.value_head, self.optimizer
             )
         if self.processes.many:  # the same start everywhere, then each process its own samples
             torch.manual_seed(config.seed + self.processes.index)
@@ -357,70 +268,6 @@ class PPOTrainer:
         numbers["ppo/grad_norm"] = grad_norm
         return {name: float(number.detach()) for name, number in numbers.items()}
 
-    def policy_outputs(self, rollout: Rollout, rows: Tensor | None = None
-                       ) -> tuple[Tensor, Tensor]:
-        """Log-probs of the sampled tokens and the value head's values, **with gradients**:
-        what an update differentiates. ``rows``: a mini-batch of the rollout (all rows by
-        default). Both are (rows, L), L the longest response among those rows; for all
-        rows L is the rollout's width, so they line up with its response mask.
-        """
-        if rows is None:
-            rows = torch.arange(len(rollout), device=self.device)
-        batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                               multiple=self.pad_multiple)
-        logits, values = self._forward(batch, with_values=True, trained=True)
-        logprobs = logprobs_from_logits(logits, batch.response_ids)
-        width = rollout.response_ids.shape[1]
-        if len(rows) == len(rollout) and logprobs.shape[1] < width:  # trimmed: pad back
-            pad = (0, width - logprobs.shape[1])
-            logprobs, values = F.pad(logprobs, pad), F.pad(values, pad)
-        return logprobs, values
-
-    # ------------------------------------------------------------ reading the policy on a rollout
-
-    def _score(self, rollout: Rollout, which: Which, with_values: bool) -> tuple[Tensor, Tensor]:
-        """Log-probs (and values) of a whole rollout, forward pass by forward pass: (B, R)."""
-        logprobs = torch.zeros(rollout.response_ids.shape, device=self.device)
-        values = torch.zeros(rollout.response_ids.shape, device=self.device)
-        with self._using(which):
-            for rows in self._forward_chunks(len(rollout)):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                                       multiple=self.pad_multiple)
-                length = batch.response_ids.shape[1]
-                logits, chunk_values = self._forward(batch, with_values=with_values)
-                logprobs[rows, :length] = logprobs_from_logits(logits, batch.response_ids)
-                if with_values:
-                    values[rows, :length] = chunk_values
-        mask = rollout.response_mask.float()
-        return logprobs * mask, values * mask
-
-    def _forward(self, batch: Rollout, with_values: bool, trained: bool = False
-                 ) -> tuple[Tensor, Tensor | None]:
-        """Logits predicting each response token (B, R, V) and, if asked, values (B, R).
-
-        ``trained``: through the prepared model and value head, whose gradients the
-        processes average (the update); otherwise through the model itself (no gradient).
-        """
-        model, value_head = self.model, self.value_head
-        if trained:
-            model, value_head = self._trained_model, self._trained_value_head
-        logits, hidden = forward_logits(
-            model, batch, is_encoder_decoder=self.is_encoder_decoder,
-            decoder_start_token_id=self.decoder_start_token_id, with_hidden=with_values,
-        )
-        values = None
-        if with_values:
-            values = value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
-        return logits.float(), values
-
-    def _forward_chunks(self, size: int) -> list[Tensor]:
-        chunk = self.config.forward_batch_size or self.config.mini_batch_size
-        return list(torch.arange(size, device=self.device).split(chunk))
-
-    def _using(self, which: Which):
-        """Run the block with the policy adapter, the frozen reference or no adapter."""
-        return using_adapter(self.model, which, self.policy_adapter, self.reference_adapter)
-
     # ------------------------------------------------------------------ the update's safeguards
 
     def _recomputing_activations(self):
@@ -446,97 +293,6 @@ class PPOTrainer:
             f"(max_grad_norm={self.config.max_grad_norm}), and check that the rewards are "
             f"of a sensible size; then restart from the saved starting adapter."
         )
-
-    # ------------------------------------------------------------------ sampling
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        use_reference: bool = False,
-        use_base: bool = False,
-        max_new_tokens: int | None = None,
-        **generation_kwargs,
-    ) -> Rollout:
-        """Sample one response per prompt, in one batched ``generate`` call, dropout off.
-
-        ``use_reference=True`` samples from the policy PPO started from (for "before"
-        samples), ``use_base=True`` from the base model without adapter. ``max_new_tokens``
-        overrides the config (and its range); ``generation_kwargs`` override the sampling
-        settings, e.g. ``do_sample=False`` for greedy summaries. Responses meant for
-        :meth:`optimize` should come without them: they would be drawn from another
-        distribution than the one PPO computes log-probabilities of.
-        """
-        which: Which = "base" if use_base else "reference" if use_reference else "policy"
-        if max_new_tokens is None:
-            max_new_tokens = self._draw_max_new_tokens()
-        settings = {
-            "do_sample": self.config.do_sample,
-            "top_k": self.config.top_k,
-            "top_p": self.config.top_p,
-            "min_new_tokens": min(self.config.min_new_tokens, max_new_tokens),
-            "max_new_tokens": max_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            **generation_kwargs,
-        }
-        if not settings["do_sample"]:  # greedy: the sampling filters would only warn
-            del settings["top_k"], settings["top_p"]
-        with self._using(which):
-            return sample_rollout(
-                self.model, self.tokenizer, prompts, settings, eos_token_ids=self.eos_token_ids,
-                max_prompt_length=self.config.max_prompt_length, device=self.device,
-            )
-
-    def _draw_max_new_tokens(self) -> int:
-        if self.config.max_new_tokens_range is None:
-            return self.config.max_new_tokens
-        low, high = self.config.max_new_tokens_range
-        return self._length_rng.randint(low, high)
-
-    # ------------------------------------------------------------------ measuring
-
-    def response_logprobs(self, rollout: Rollout, which: Which = "policy") -> Tensor:
-        """log p of each response token under the policy, the reference or the base: (B, R)."""
-        with torch.no_grad():
-            logprobs, _ = self._score(rollout, which, with_values=False)
-        return logprobs * rollout.response_mask
-
-    def response_values(self, rollout: Rollout) -> Tensor:
-        """The value head's estimate at each response token of the policy: (B, R)."""
-        with torch.no_grad():
-            _, values = self._score(rollout, "policy", with_values=True)
-        return values
-
-    def kl_to_reference(self, prompts_or_rollout: Sequence[str] | Rollout) -> float:
-        """KL(policy || the policy PPO started from), per response, averaged.
-
-        Responses are sampled from the policy (or taken from the given rollout). At each
-        of their tokens the KL between the two next-token distributions is computed
-        exactly over the vocabulary, then summed along the response: an estimate of the
-        sequence-level KL that, unlike the per-sample log-ratio, is never negative.
-        """
-        return self._kl_to("reference", prompts_or_rollout)
-
-    def kl_to_base(self, prompts_or_rollout: Sequence[str] | Rollout) -> float:
-        """KL(policy || the base model without adapter), measured as in :meth:`kl_to_reference`."""
-        return self._kl_to("base", prompts_or_rollout)
-
-    def _kl_to(self, which: Which, prompts_or_rollout: Sequence[str] | Rollout) -> float:
-        rollout = prompts_or_rollout
-        if not isinstance(rollout, Rollout):
-            rollout = self.generate(rollout)
-        self.model.eval()
-        totals = []
-        with torch.no_grad():
-            for rows in self._forward_chunks(len(rollout)):
-                batch = rollout.select(rows, left_padded_queries=not self.is_encoder_decoder,
-                                       multiple=self.pad_multiple)
-                policy_logits, _ = self._forward(batch, with_values=False)
-                with self._using(which):
-                    other_logits, _ = self._forward(batch, with_values=False)
-                kl = kl_from_logits(policy_logits, other_logits) * batch.response_mask
-                totals.append(kl.sum(dim=1))
-        return float(torch.cat(totals).mean())
 
     # ------------------------------------------------------------------ saving and resuming
 
