@@ -129,8 +129,9 @@ MUTATE_SCOPE ?= 'labs_common.rl.ppo_math.*' 'labs_common.stats.*' 'labs_common.m
 	'labs_common.prompts.*PromptBudget*' 'labs_common.prompts.*count_prompt_tokens__mutmut_*' \
 	'labs_common.prompts.*max_examples_that_fit__mutmut_*' \
 	'labs_common.prompts.*check_prompt_budget__mutmut_*' 'labs_common.rl.ppo.*optimize__mutmut_*' \
-	'labs_common.rl.ppo.*_update__mutmut_*' 'labs_common.rl.ppo.*_score__mutmut_*' \
-	'labs_common.rl.ppo.*_kl_to__mutmut_*' 'labs_common.rl.ppo.*response_logprobs__mutmut_*' \
+	'labs_common.rl.ppo.*_update__mutmut_*' 'labs_common.rl.actor_critic.*_score__mutmut_*' \
+	'labs_common.rl.actor_critic.*_kl_to__mutmut_*' \
+	'labs_common.rl.actor_critic.*response_logprobs__mutmut_*' \
 	'labs_common.training.*tokenize_pairs__mutmut_*' \
 	'labs_common.training.*collate_examples__mutmut_*' \
 	'labs_common.training.*pad_to_max_length_batch__mutmut_*' \
