@@ -38,7 +38,8 @@ Detoxification and preference optimization (Labs 3 and 4)
     start_policy      the policies the RL labs start from: Lab 2's adapter, Lab 3's PPO policy
     toxicity          the toxicity classifiers: logits, P(hate), the PPO reward
     insults           the tiny world's insult words and how a summary reports one
-    detox             the PPO detoxification run: loop, live statistics, statistics guide
+    detox             the PPO detoxification run: its settings, prompts and loop
+    ppo_stats         reading a PPO run: a live table, what each statistic means
     detox_evaluation  summaries before and after, their toxicity, KL moved, runs over seeds
     comparison        methods side by side on the same judges, with paired intervals
     causal_prompts    prompts for a decoder-only policy, chat template included

@@ -31,7 +31,7 @@ logs of every step. About 15 to 20 minutes on two idle cores, most of it the uni
 
     python -m labs_tools.versions oldest
     python -m labs_tools.versions newest
-    python -m labs_tools.versions oldest --reuse-venv --tests tests/test_ppo.py   # quicker tries
+    python -m labs_tools.versions oldest --reuse-venv --tests tests/test_rl_ppo.py   # quicker tries
 
 This module uses the standard library only, so any Python 3.11 runs it (the environment it
 builds holds everything else).

@@ -120,27 +120,6 @@ def test_run_ppo_trains_the_model_it_is_given_and_leaves_a_copy_alone(tiny_t5, w
     assert any(moved)
 
 
-def test_live_stats_collects_rows_and_prints_outside_a_notebook(capsys):
-    live = detox.LiveStats(columns=["env/reward_mean", "objective/kl"])
-    live.update(1, {"env/reward_mean": 1.0, "objective/kl": 0.0, "other": 5.0})
-    live.update(2, {"env/reward_mean": 1.5})
-    frame = live.frame()
-    assert list(frame.columns) == ["env/reward_mean", "objective/kl"]
-    assert list(frame.index) == [1, 2]
-    assert frame.loc[2, "env/reward_mean"] == 1.5 and math.isnan(frame.loc[2, "objective/kl"])
-    assert "env/reward_mean" in capsys.readouterr().out
-
-
-def test_stat_guide_explains_the_lab_statistics():
-    guide = detox.stat_guide()
-    for key in ("objective/kl", "objective/kl_coef", "ppo/returns/mean",
-                "ppo/policy/advantages_mean", "ppo/policy/ratio", "ppo/policy/clipfrac",
-                "ppo/loss/value", "env/reward_mean"):
-        assert key in guide.index
-    assert list(guide.columns) == ["what it is", "healthy"]
-    assert "0" in guide.loc["ppo/policy/advantages_mean", "healthy"]
-
-
 def test_run_ppo_builds_its_prompts_with_the_prompt_it_is_given(tiny_t5, word_tokenizer):
     seen = []
 
