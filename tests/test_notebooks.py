@@ -43,3 +43,20 @@ def test_no_lab_offers_a_checkpoint_that_ships_only_pickled_weights():
         text = notebook.read_text()
         assert "truocpham/flan-dialogue-summary-checkpoint" not in text
         assert "use_published_checkpoint" not in text
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_code_cell_is_short_enough_to_read_as_one_step(notebook):
+    """A lesson shows one step per cell; logic longer than this belongs in labs_common."""
+    for source in code_cells(notebook):
+        lines = [line for line in source.splitlines() if line.strip()]
+        assert len(lines) <= 32, f"{len(lines)} lines:\n{source}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_section_records_its_own_figures_and_the_last_one_saves_them(notebook):
+    """No cell gathers the whole lab's numbers at the end: sections call lab.record."""
+    sources = code_cells(notebook)
+    assert sum("lab.record(" in s for s in sources) >= 4
+    assert sum("lab.save_results()" in s for s in sources) == 1
+    assert not any("record_results(" in s for s in sources)

@@ -88,3 +88,24 @@ def test_no_module_of_the_helper_package_imports_itself_back():
 
     cycles = [name for name in modules if reaches(name, name, {name})]
     assert cycles == []
+
+
+def _helper_modules():
+    package = ROOT / "labs_common"
+    return sorted(p for p in package.rglob("*.py") if p.name != "__init__.py")
+
+
+def test_every_helper_module_has_its_test_module():
+    missing = []
+    for path in _helper_modules():
+        prefix = "test_rl_" if path.parent.name == "rl" else "test_"
+        if not (ROOT / "tests" / f"{prefix}{path.stem}.py").is_file():
+            missing.append(str(path.relative_to(ROOT)))
+    assert missing == []
+
+
+def test_helper_modules_stay_small_enough_to_read():
+    """About 300 lines a module, a trainer's file at most about 450."""
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in _helper_modules()}
+    assert max(sizes.values()) <= 450, sizes
+    assert sum(size > 300 for size in sizes.values()) <= 3, sizes
