@@ -41,6 +41,10 @@ HEADLINES = (
     "toxicity_mean.after",
     "rouge1.before",
     "rouge1.after",
+    "dpo.toxicity_mean.before",
+    "dpo.toxicity_mean.after",
+    "causal.grpo_trl.toxicity_mean.after",
+    "causal.dpo_trl.toxicity_mean.after",
 )
 
 

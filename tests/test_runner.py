@@ -12,6 +12,7 @@ def test_summary_table_shows_minutes_gpu_memory_and_headlines():
         "profile": "tiny",
         "lab1": {"rouge1": {"no_prompt": 0.12, "zero_shot": 0.31}},
         "lab2": {"rouge1": {"full": 0.5}},
+        "lab4": {"dpo": {"toxicity_mean": {"before": 0.4, "after": 0.1}}},
         "seconds": {"lab1": 90.0},
         "meta": {"lab2": {"gpu_peak_bytes": 3 * 2**30}},
     }
@@ -22,6 +23,7 @@ def test_summary_table_shows_minutes_gpu_memory_and_headlines():
     assert "GiB" not in lines[1]
     assert "lab2" in lines[2] and "nan min" in lines[2] and "3.0 GiB peak" in lines[2]
     assert "rouge1.full=0.500" in lines[2]
+    assert "dpo.toxicity_mean.before=0.400  dpo.toxicity_mean.after=0.100" in lines[3]
 
 
 def test_download_commands_cover_every_repository(capsys):
