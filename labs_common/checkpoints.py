@@ -117,7 +117,7 @@ def resume_from(folder: Path, fingerprint, steps: int, what: str,
     run_file = folder / RUN_FILE
     fingerprint = json.loads(json.dumps(fingerprint, default=str))  # as it reads back
     if run_file.is_file() and json.loads(run_file.read_text()) != fingerprint:
-        log(f"{folder} holds a run with other settings: starting {what} over (its "
+        log(f"{what}: {folder} holds a run with other settings, so this one starts over (its "
             "checkpoints are removed).")
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -266,6 +266,8 @@ def train_seq2seq(
             silence_library_deprecations()
             start_loss = trainer.evaluate()["eval_loss"] if evaluated is not None else None
             trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        if resume is not None and checkpoints.step_of(resume) >= max_steps:
+            _leave_generators_as_trained(resume, trainer.args)
         seconds = time.perf_counter() - start
     history = list(trainer.state.log_history)
     losses = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
@@ -283,6 +285,29 @@ def train_seq2seq(
         gpu_memory_before_bytes=memory_before,
         eval_losses=eval_losses,
     )
+
+
+def _leave_generators_as_trained(checkpoint: Path, args) -> None:
+    """A finished run loaded instead of retrained leaves the random generators where its
+    training left them (the Trainer saved them with the last checkpoint): what the lab draws
+    next, such as a new adapter's random start, is then what an uninterrupted run draws."""
+    import numpy as np
+    from transformers.trainer_pt_utils import safe_globals
+
+    name = f"rng_state_{args.process_index}.pth" if args.world_size > 1 else "rng_state.pth"
+    if not (checkpoint / name).is_file():
+        return
+    with safe_globals():  # numpy's generator state, allowed for a weights-only load
+        state = torch.load(checkpoint / name, weights_only=True)
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002 - the global state the Trainer saved
+    torch.random.set_rng_state(state["cpu"])
+    if torch.cuda.is_available() and "cuda" in state:
+        cuda = state["cuda"]
+        if isinstance(cuda, list | tuple):
+            torch.cuda.random.set_rng_state_all(cuda)
+        else:
+            torch.cuda.random.set_rng_state(cuda)
 
 
 class _SealCheckpoints(TrainerCallback):

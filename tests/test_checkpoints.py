@@ -75,17 +75,23 @@ def killed_then_resumed(kind: str, folder: Path, kill_after: int):
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(
         tmp_path, kind, kill_after, resumed_from):
     expected, expected_log = resume_child.run(kind, str(tmp_path / "whole"), log=lambda _: None)
+    # What the lab draws next (a new adapter's random start) comes from these generators:
+    # a resumed or reloaded run must leave them as the uninterrupted run did.
+    generators_after = torch.get_rng_state()
     weights, logged, said = killed_then_resumed(kind, tmp_path / "killed", kill_after)
     assert any(f"rom step {resumed_from} of" in line for line in said), said
     assert same_log(logged, expected_log)
     for name, tensor in expected.items():
         torch.testing.assert_close(weights[name], tensor, atol=1e-5, rtol=0, msg=name)
+    assert torch.equal(torch.get_rng_state(), generators_after)
     # run again: finished, so loaded and not retrained
     said.clear()
+    torch.manual_seed(1234)  # whatever the session drew before; loading must not depend on it
     again, _ = resume_child.run(kind, str(tmp_path / "killed"), log=said.append)
     assert any("finished earlier" in line for line in said), said
     torch.testing.assert_close(again[next(iter(expected))], expected[next(iter(expected))],
                                atol=1e-5, rtol=0)
+    assert torch.equal(torch.get_rng_state(), generators_after)
 
 
 def test_a_run_whose_newest_checkpoint_is_damaged_resumes_from_the_one_before(tmp_path):
