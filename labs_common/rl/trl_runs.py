@@ -1,4 +1,4 @@
-"""trl's maintained trainers on Lab 3's task: GRPO (section 9) and DPO (section 11).
+"""trl's maintained trainers on the detoxification task: GRPO and DPO (Lab 4, sections 2 and 4).
 
 trl no longer has PPO (:mod:`labs_common.rl.ppo` is the labs' own), but it maintains GRPO
 and DPO for causal models. This module sets them up with the pitfalls already avoided:
@@ -28,7 +28,19 @@ from peft import LoraConfig
 from labs_common.profiles import Lab3Settings
 from labs_common.rl.preferences import PairRows, PreferencePairs, as_continuation
 
-# ---------------------------------------------------------------- GRPO (section 9)
+
+def _plain_run(output_dir: str, seed: int, *, bf16: bool, use_cpu: bool) -> dict:
+    """The settings both trl trainers share in the labs: bf16 only where the profile's
+    precision rules allow it (trl defaults to bf16 and fails on a CPU), no fp16, no
+    activation checkpointing, no saving or logging services, a log line every step, and
+    the lab's seed for the model and the data order."""
+    return {"output_dir": output_dir, "logging_steps": 1, "save_strategy": "no",
+            "report_to": "none", "use_cpu": use_cpu, "bf16": bf16, "fp16": False,
+            "activation_checkpointing": False, "disable_tqdm": True, "seed": seed,
+            "data_seed": seed}
+
+
+# ---------------------------------------------------------------- GRPO (Lab 4, section 2)
 
 
 def nothate_reward_function(classifier, name: str = "nothate_logit"):
@@ -50,7 +62,7 @@ def nothate_reward_function(classifier, name: str = "nothate_logit"):
 
 def grpo_config(settings: Lab3Settings, output_dir: str, seed: int, *, bf16: bool,
                 use_cpu: bool, beta: float = 0.04, **overrides):
-    """trl's ``GRPOConfig`` for Lab 3's section 9, with the pitfalls already avoided.
+    """trl's ``GRPOConfig`` for Lab 4's section 2, with the pitfalls already avoided.
 
     ``bf16`` comes from the profile's precision rules (trl would default to bf16 and fail
     on a CPU); checkpointing, vLLM, logging services and saving are off; ``beta > 0``
@@ -60,30 +72,20 @@ def grpo_config(settings: Lab3Settings, output_dir: str, seed: int, *, bf16: boo
     from trl import GRPOConfig
 
     values = {
-        "output_dir": output_dir,
+        **_plain_run(output_dir, seed, bf16=bf16, use_cpu=use_cpu),
         "max_steps": settings.grpo_steps,
         "per_device_train_batch_size": settings.grpo_batch_size,
         "num_generations": settings.grpo_generations,
         "max_completion_length": settings.grpo_max_completion_length,
         "learning_rate": settings.grpo_learning_rate,
         "beta": beta,
-        "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "use_cpu": use_cpu,
-        "bf16": bf16,
-        "fp16": False,
         "use_vllm": False,
-        "activation_checkpointing": False,
-        "disable_tqdm": True,
-        "seed": seed,
-        "data_seed": seed,
     }
     values.update(overrides)
     return GRPOConfig(**values)
 
 
-# ---------------------------------------------------------------- DPO (section 11)
+# ---------------------------------------------------------------- DPO (Lab 4, sections 3 and 4)
 
 
 def trl_preference_dataset(pairs: PreferencePairs | PairRows, tokenizer):
@@ -125,7 +127,7 @@ def trl_dpo_config(
     num_train_epochs: float = 1.0,
     **overrides,
 ):
-    """trl's ``DPOConfig`` for the causal model of Lab 3, with the pitfalls already avoided.
+    """trl's ``DPOConfig`` for the causal model of Lab 4, with the pitfalls already avoided.
 
     What trl 1.16's sources show (``trl/trainer/dpo_trainer.py``): the trainer is built
     for decoder-only models. ``tokenize_fn`` in ``_prepare_dataset`` tokenizes
@@ -152,21 +154,11 @@ def trl_dpo_config(
     from trl import DPOConfig as TrlDPOConfig
 
     values = {
-        "output_dir": output_dir,
+        **_plain_run(output_dir, seed, bf16=bf16, use_cpu=use_cpu),
         "beta": beta,
         "learning_rate": learning_rate,
         "per_device_train_batch_size": per_device_train_batch_size,
         "num_train_epochs": num_train_epochs,
-        "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "use_cpu": use_cpu,
-        "bf16": bf16,
-        "fp16": False,
-        "activation_checkpointing": False,
-        "disable_tqdm": True,
-        "seed": seed,
-        "data_seed": seed,
     }
     values.update(overrides)
     return TrlDPOConfig(**values)
