@@ -22,6 +22,7 @@ import torch
 from labs_common.evaluation import summarize
 from labs_common.rl.dpo import DPOConfig, DPOTrainer
 from labs_common.rl.preferences import sample_candidates
+from labs_common.rl.rollout import pure_generation_config
 
 DECODINGS = ("greedy", "sampled")  # how the summaries that are scored are generated
 
@@ -45,22 +46,25 @@ def generate_summaries(
     "best guess". ``decoding="sampled"`` samples the way PPO's rollouts do (``top_k=0``,
     ``top_p=1``: the model's full distribution), after seeding torch with ``seed`` so
     that a re-run, and the model before and after training, draw the same random numbers.
+    The model's own ``generation_config`` adds nothing but its special token ids, as in
+    :func:`~labs_common.rl.preferences.sample_candidates`.
     """
     if decoding not in DECODINGS:
         raise ValueError(f"decoding must be one of {DECODINGS}, not {decoding!r}.")
     options = {"do_sample": True, "top_k": 0, "top_p": 1.0} if decoding == "sampled" else {}
     torch.manual_seed(seed)
-    return summarize(
-        model,
-        tokenizer,
-        list(dialogues),
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        min_new_tokens=min(min_new_tokens, max_new_tokens),
-        progress=progress,
-        description=description or f"{decoding} summaries",
-        **options,
-    )
+    with pure_generation_config(model):  # a Hub config's temperature or beams do not apply
+        return summarize(
+            model,
+            tokenizer,
+            list(dialogues),
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min(min_new_tokens, max_new_tokens),
+            progress=progress,
+            description=description or f"{decoding} summaries",
+            **options,
+        )
 
 
 def score_toxicity_groups(

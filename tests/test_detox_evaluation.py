@@ -63,6 +63,15 @@ def test_generate_summaries_greedy_and_seeded_sampling(tiny_t5, word_tokenizer):
     assert any(run("sampled", seed=s) != run("sampled") for s in range(1, 4))
     with pytest.raises(ValueError, match="decoding"):
         run("beam")
+    greedy, sampled = run("greedy"), run("sampled")
+    saved = tiny_t5.generation_config
+    tiny_t5.generation_config = copy.deepcopy(saved)
+    tiny_t5.generation_config.temperature = 5.0  # a Hub config's settings must not apply
+    tiny_t5.generation_config.repetition_penalty = 3.0
+    try:
+        assert run("greedy") == greedy and run("sampled") == sampled
+    finally:
+        tiny_t5.generation_config = saved
 
 
 class _FakeClassifier:
