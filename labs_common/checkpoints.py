@@ -1,7 +1,7 @@
 """Checkpoints that survive a disconnect: whole or refused, the newest good one resumed.
 
-A free Colab session can disconnect in the middle of training. Every long run the labs
-start (Lab 2's fine-tuning, Lab 3's PPO, Lab 4's DPO) therefore writes a checkpoint every
+A free Colab session can disconnect in the middle of training. The labs' long runs (Lab
+2's full fine-tuning and LoRA, Lab 3's main PPO run) therefore write a checkpoint every
 few steps into a folder of its own under the build folder (in Google Drive with
 ``use_google_drive``), and when its cell runs again it continues from the newest good
 checkpoint instead of starting over; a run that finished is loaded, not retrained.

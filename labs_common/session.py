@@ -15,6 +15,7 @@ gather the whole lab's numbers at the end.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -23,6 +24,7 @@ import torch
 from labs_common import preflight
 from labs_common.device import model_dtype, select_device, set_cpu_threads, training_precision
 from labs_common.hub import activate
+from labs_common.paths import build_dir
 from labs_common.profiles import Profile
 from labs_common.results import deep_merge, format_results, library_versions, record_results
 
@@ -53,10 +55,6 @@ class Session:
         """The checkpoint folder of one of the lab's training runs, ``build/runs/<profile>/<name>``:
         a re-run resumes or loads from it (:mod:`labs_common.checkpoints`); ``retrain=True``
         empties it first, to train again from the start."""
-        import shutil
-
-        from labs_common.paths import build_dir
-
         folder = build_dir() / "runs" / self.profile.name / name
         if retrain:
             shutil.rmtree(folder, ignore_errors=True)
