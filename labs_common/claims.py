@@ -1,9 +1,10 @@
 """What each lab claims, stated on its recorded results, with the margin each one holds by.
 
-A lab's check cell records its figures (:func:`labs_common.results.record_results`), then
-asks this module which of the lab's lessons the figures show::
+A lab's sections record its figures as they go (``lab.record``, see
+:mod:`labs_common.session`); its check cell then asks this module which of the lab's
+lessons those figures show::
 
-    verdicts = claims.check(claims.lab2(lab2), enforce=profile.name == "tiny")
+    verdicts = claims.check(claims.lab2(lab.results), enforce=check_claims and tiny)
 
 Each :class:`Claim` is one sentence a student reads ("Full fine-tuning raises ROUGE-1 by
 at least 0.05 over the original model"), the number it rests on, the threshold that
