@@ -153,7 +153,7 @@ def static_bytes(model: torch.nn.Module) -> float:
 
 
 def count_activations() -> dict[str, dict[str, float]]:
-    """Lab 2's LoRA batch and Lab 3's DPO batch at flan-t5-base's shape, counted on a CPU.
+    """Lab 2's LoRA batch and Lab 4's DPO batch at flan-t5-base's shape, counted on a CPU.
 
     Both runs use the same model and the same synthetic lengths, so the measured LoRA row
     of the table in benchmarks/README.md calibrates the DPO estimate.
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dpo-steps", type=int, default=3, help="DPO steps")
     parser.add_argument("--count", action="store_true",
                         help="no GPU needed: count the activations autograd keeps for Lab 2's "
-                             "LoRA batch and Lab 3's DPO batch (an estimate, not a measurement)")
+                             "LoRA batch and Lab 4's DPO batch (an estimate, not a measurement)")
     args = parser.parse_args(argv)
     if args.count:
         prepare_process()

@@ -1,4 +1,4 @@
-"""Prompts for a causal (decoder-only) policy: Lab 3's GRPO, PPO and DPO on one (sections 9, 11).
+"""Prompts for a causal (decoder-only) policy: Lab 4's GRPO, PPO and DPO on one (sections 2 and 4).
 
 An instruct model was tuned on its chat template (for SmolLM2, ``<|im_start|>user ...
 <|im_end|>`` turns and an assistant turn to answer in); given plain text it sees a format

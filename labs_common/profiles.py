@@ -92,7 +92,7 @@ class Lab3Settings:
     # ``ppo_prompt_share`` whose starting summaries the reward model finds the most toxic
     ppo_scan_dialogues: int | None = None
     ppo_prompt_share: float = 0.4
-    # DPO (section 10): pairs from sampled summaries of training dialogues
+    # DPO (Lab 4, section 3): pairs from sampled summaries of training dialogues
     dpo_dialogues: int = 128  # training dialogues sampled for preference pairs
     dpo_samples: int = 4  # summaries sampled per dialogue; the best and worst make a pair
     dpo_min_margin: float = 1.0  # least reward difference (nothate logit) to keep a pair
@@ -100,7 +100,7 @@ class Lab3Settings:
     dpo_learning_rate: float = 1e-4
     dpo_epochs: int = 2
     dpo_batch_size: int = 8
-    # DPO on the causal policy of section 11 (trl's DPOTrainer and the project's): a new
+    # DPO on the causal policy of Lab 4's section 4 (trl's DPOTrainer and the project's): a new
     # LoRA adapter from zero wants a larger step than FLAN-T5's trained one
     causal_dpo_learning_rate: float = 5e-5
 

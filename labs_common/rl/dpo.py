@@ -1,4 +1,4 @@
-"""Direct preference optimization (DPO) for a LoRA policy, seq2seq or causal (Lab 3, part two).
+"""Direct preference optimization (DPO) for a LoRA policy, seq2seq or causal (Lab 4).
 
 PPO learns from a reward model online: it samples, scores and updates, step after step.
 DPO (Rafailov et al., 2023) learns offline from pairs of responses to the same prompt, one
@@ -127,7 +127,7 @@ def sequence_logprobs(token_logprobs: Tensor, mask: Tensor) -> Tensor:
 
 @dataclass
 class DPOConfig:
-    """Every knob of Lab 3's DPO (not trl's ``DPOConfig``); defaults follow trl where it has one."""
+    """Every knob of Lab 4's DPO (not trl's ``DPOConfig``); defaults follow trl where it has one."""
 
     beta: float = 0.1  # how strongly the policy is held to the reference (trl's default 0.1)
     learning_rate: float = 5e-5  # AdamW step size for the adapter (constant: no schedule)
@@ -164,7 +164,7 @@ class DPORun:
 
 
 class DPOTrainer:
-    """DPO on a peft LoRA policy, seq2seq or causal (Lab 3, part two).
+    """DPO on a peft LoRA policy, seq2seq or causal (Lab 4).
 
     >>> trainer = DPOTrainer(DPOConfig(beta=0.1), model=peft_model, tokenizer=tok)
     >>> run = trainer.train(pairs)           # PreferencePairs, or rows of prompt/chosen/rejected

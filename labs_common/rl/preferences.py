@@ -1,7 +1,7 @@
-"""Preference pairs from a policy's own samples, for DPO (Lab 3, section 10).
+"""Preference pairs from a policy's own samples, for DPO (Lab 4, section 3).
 
 DPO learns from pairs of responses to the same prompt, one preferred ("chosen") and one
-not ("rejected"). Lab 3 makes them from its own world, without human labels:
+not ("rejected"). Lab 4 makes them from its own world, without human labels:
 
 * :func:`sample_candidates` samples several summaries per training dialogue from Lab 2's
   policy (pure sampling, as PPO's rollouts);
@@ -150,7 +150,7 @@ def build_pairs(
 ) -> PreferencePairs:
     """At most one chosen/rejected pair per dialogue: its best and its worst distinct sample.
 
-    Scores are rewards: higher is better (for Lab 3 the ``nothate`` logit). Repeated
+    Scores are rewards: higher is better (for Lab 4 the ``nothate`` logit). Repeated
     texts count once (their first score is kept). Ties are broken by sampling order: the
     chosen summary is the first sample with the highest score, the rejected one the first
     with the lowest. A pair is kept when its margin (chosen score minus rejected score) is

@@ -3,7 +3,7 @@
 trl no longer has PPO (:mod:`labs_common.rl.ppo` is the labs' own), but it maintains GRPO
 and DPO for causal models. This module sets them up with the pitfalls already avoided:
 
-* GRPO: :func:`grpo_config` (trl's ``GRPOConfig`` from the profile's Lab 3 settings) and
+* GRPO: :func:`grpo_config` (trl's ``GRPOConfig`` from the RL labs' settings, ``profile.lab3``) and
   :func:`nothate_reward_function` (the reward model as a reward function, since trl
   cannot load a two-label classifier as a reward model);
 * DPO: :func:`trl_preference_dataset` (the pairs of :mod:`labs_common.rl.preferences` as
