@@ -1,4 +1,4 @@
-"""The policy PPO and DPO train, and the reference they measure it against (Lab 3).
+"""The policy PPO and DPO train, and the reference they measure it against (Labs 3 and 4).
 
 Both trainers take a peft model whose active adapter is the policy (Lab 2's LoRA adapter,
 for FLAN-T5) and keep the policy as it was when training started as their reference, to
